@@ -1,0 +1,79 @@
+# Compiles the GLSL compute shaders in shaders/ to SPIR-V with glslc at build time and embeds them in the
+# qi_shaders library (Debian's libshaderc cannot be linked, so nothing is compiled at run time).
+#
+# Variants: qi_shader(NAME <variant> SOURCE <file.comp> [DEFINES A=1 ...] [REQUIRES <GL extension> ...]).
+# A variant whose REQUIRES extensions this glslc cannot compile is skipped at configure time, so a newer
+# glslang lights up KHR cooperative matrix / coopmat2 / bf16 variants without any code change. The runtime
+# picks among the compiled variants from the device's features.
+
+find_program(GLSLC glslc REQUIRED)
+
+set(QI_SHADER_DIR "${CMAKE_SOURCE_DIR}/shaders")
+set(QI_SHADER_OUT "${CMAKE_BINARY_DIR}/shaders")
+file(MAKE_DIRECTORY "${QI_SHADER_OUT}" "${QI_SHADER_OUT}/probe")
+
+# Probes whether glslc accepts `#extension <ext> : require` (with the capabilities it implies).
+function(qi_probe_glsl_extension ext out_var)
+  string(MAKE_C_IDENTIFIER "${ext}" id)
+  if(DEFINED QI_GLSLC_HAS_${id})
+    set(${out_var} ${QI_GLSLC_HAS_${id}} PARENT_SCOPE)
+    return()
+  endif()
+  set(src "${QI_SHADER_OUT}/probe/${id}.comp")
+  file(WRITE "${src}" "#version 460\n#extension ${ext} : require\nlayout(local_size_x = 32) in;\nvoid main() {}\n")
+  execute_process(COMMAND "${GLSLC}" --target-env=vulkan1.3 -fshader-stage=compute "${src}"
+                          -o "${QI_SHADER_OUT}/probe/${id}.spv"
+                  RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+  if(rc EQUAL 0)
+    set(ok ON)
+  else()
+    set(ok OFF)
+  endif()
+  set(QI_GLSLC_HAS_${id} ${ok} CACHE INTERNAL "glslc supports ${ext}")
+  message(STATUS "glslc supports ${ext}: ${ok}")
+  set(${out_var} ${ok} PARENT_SCOPE)
+endfunction()
+
+set(QI_SHADER_VARIANTS "" CACHE INTERNAL "")
+set(QI_SHADER_SPV "" CACHE INTERNAL "")
+
+function(qi_shader)
+  cmake_parse_arguments(S "" "NAME;SOURCE" "DEFINES;REQUIRES" ${ARGN})
+  foreach(ext IN LISTS S_REQUIRES)
+    qi_probe_glsl_extension(${ext} ok)
+    if(NOT ok)
+      message(STATUS "shader variant ${S_NAME}: skipped (glslc lacks ${ext})")
+      return()
+    endif()
+  endforeach()
+  set(defs "")
+  foreach(d IN LISTS S_DEFINES)
+    list(APPEND defs "-D${d}")
+  endforeach()
+  set(spv "${QI_SHADER_OUT}/${S_NAME}.spv")
+  file(GLOB includes "${QI_SHADER_DIR}/*.glsl")
+  add_custom_command(
+    OUTPUT "${spv}"
+    COMMAND "${GLSLC}" --target-env=vulkan1.3 -fshader-stage=compute -O -I "${QI_SHADER_DIR}" ${defs}
+            "${QI_SHADER_DIR}/${S_SOURCE}" -o "${spv}"
+    DEPENDS "${QI_SHADER_DIR}/${S_SOURCE}" ${includes}
+    COMMENT "glslc ${S_NAME}"
+    VERBATIM)
+  set(QI_SHADER_VARIANTS ${QI_SHADER_VARIANTS} ${S_NAME} CACHE INTERNAL "")
+  set(QI_SHADER_SPV ${QI_SHADER_SPV} ${spv} CACHE INTERNAL "")
+endfunction()
+
+# The list of variants lives beside the shaders.
+include("${QI_SHADER_DIR}/shaders.cmake")
+
+# Embed every compiled variant into one generated C++ file.
+set(QI_SHADER_EMBED_CPP "${QI_SHADER_OUT}/embedded_shaders.cpp")
+add_custom_command(
+  OUTPUT "${QI_SHADER_EMBED_CPP}"
+  COMMAND "${CMAKE_COMMAND}" "-DOUT=${QI_SHADER_EMBED_CPP}" "-DNAMES=${QI_SHADER_VARIANTS}"
+          "-DDIR=${QI_SHADER_OUT}" -P "${CMAKE_SOURCE_DIR}/cmake/EmbedSpirv.cmake"
+  DEPENDS ${QI_SHADER_SPV} "${CMAKE_SOURCE_DIR}/cmake/EmbedSpirv.cmake"
+  COMMENT "embedding SPIR-V"
+  VERBATIM)
+add_library(qi_shaders STATIC "${QI_SHADER_EMBED_CPP}")
+target_include_directories(qi_shaders PUBLIC "${CMAKE_SOURCE_DIR}/src")

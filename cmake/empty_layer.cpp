@@ -1,0 +1,1 @@
+// Placeholder translation unit for a layer folder that holds no sources yet.

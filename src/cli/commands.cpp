@@ -1,0 +1,57 @@
+#include "cli/commands.h"
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+
+#include "core/error.h"
+
+namespace qi::cli {
+
+// Each command is defined in its own file.
+
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> list = {
+
+  };
+  return list;
+}
+
+static void print_usage(FILE* out) {
+  std::fprintf(out,
+               "qwen-image-vk: Qwen-Image text-to-image generation on Vulkan compute shaders\n\n"
+               "usage: qwen-image-vk <command> [flags]   (qwen-image-vk <command> --help for its flags)\n\n"
+               "commands:\n");
+  for (const auto& c : commands()) std::fprintf(out, "  %-12s %s\n", c.name, c.summary);
+}
+
+int run_main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return 2;
+  }
+  std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_usage(stdout);
+    return 0;
+  }
+  for (const auto& c : commands()) {
+    if (name != c.name) continue;
+    std::vector<std::string> rest(argv + 2, argv + argc);
+    try {
+      return c.run(rest);
+    } catch (const UsageError& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 2;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "error: unknown command '%s'\n\n", name.c_str());
+  print_usage(stderr);
+  return 2;
+}
+
+}  // namespace qi::cli
