@@ -1,0 +1,85 @@
+// safetensors reading (memory-mapped, strictly validated) and writing.
+//
+// Layout of a file: 8-byte little-endian header length n, n bytes of JSON header
+// {"name": {"dtype": "BF16", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {...}}, then the
+// data area; offsets are relative to the start of the data area.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/tensor.h"
+
+namespace qi {
+
+// One tensor inside a mapped file. data points into the mapping and lives as long as the file object.
+struct TensorView {
+  std::string name;
+  DType dtype = DType::F32;
+  Shape shape;
+  const uint8_t* data = nullptr;
+  size_t bytes = 0;
+  std::filesystem::path file;
+  int64_t numel() const { return shape_numel(shape); }
+};
+
+// A memory-mapped .safetensors file. open() validates the whole header (length, JSON, dtypes, shapes,
+// offsets inside the data area, no overlaps, byte size = numel·dtype size) before any data is touched and
+// throws InputError naming the file (and tensor) on the first problem.
+class SafetensorsFile {
+ public:
+  static std::shared_ptr<SafetensorsFile> open(const std::filesystem::path& path);
+  ~SafetensorsFile();
+  SafetensorsFile(const SafetensorsFile&) = delete;
+  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  const std::map<std::string, TensorView>& tensors() const { return tensors_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  bool has(const std::string& name) const { return tensors_.count(name) != 0; }
+  const TensorView& get(const std::string& name) const;  // InputError naming file and tensor if absent
+
+ private:
+  SafetensorsFile() = default;
+  std::filesystem::path path_;
+  void* map_ = nullptr;
+  size_t map_size_ = 0;
+  std::map<std::string, TensorView> tensors_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// All tensors of one model component: a single file, or shards listed by a *.safetensors.index.json
+// (every index entry must point at an existing shard that really holds the tensor).
+class TensorStore {
+ public:
+  // dir holds either <stem>.safetensors.index.json + shards, or exactly one *.safetensors file.
+  static TensorStore open_dir(const std::filesystem::path& dir);
+  static TensorStore open_file(const std::filesystem::path& file);
+
+  bool has(const std::string& name) const;
+  const TensorView& get(const std::string& name) const;  // InputError naming the key and directory
+  std::vector<std::string> names() const;                  // sorted
+  size_t size() const { return views_.size(); }
+  const std::filesystem::path& location() const { return location_; }
+
+ private:
+  std::filesystem::path location_;
+  std::vector<std::shared_ptr<SafetensorsFile>> files_;
+  std::map<std::string, const TensorView*> views_;
+};
+
+// Writes tensors (F32/F16/BF16/I32/U8) to a .safetensors file atomically (temporary file, then rename).
+struct TensorToWrite {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  std::vector<uint8_t> data;  // numel·dtype_size bytes
+};
+void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace qi
