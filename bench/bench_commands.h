@@ -1,0 +1,14 @@
+// `qwen-image-vk bench <what>`: benchmarks (not tests). Each prints a table and, with --json FILE, writes
+// the same numbers as JSON.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace qi::bench {
+
+// Op microbenchmarks on the model's real shapes, with ratios to ../shared/reference/anchors.json.
+int bench_kernels(const std::vector<std::string>& args);
+// Tokenizer throughput on typical prompts.
+int bench_tokenizer(const std::vector<std::string>& args);
+
+}  // namespace qi::bench

@@ -1,0 +1,47 @@
+// The Vulkan backend: every op a GLSL compute shader (embedded SPIR-V), recorded into command buffers and
+// submitted once per stage.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ops/backend.h"
+
+namespace qi {
+
+struct VulkanOptions {
+  // Device choice: "" = first discrete GPU, else integrated, else CPU (lavapipe); a number = that index in
+  // `qwen-image-vk devices`; anything else = the first device whose name contains it.
+  std::string device;
+  // Khronos validation (with synchronization validation). Also switched on by QI_VALIDATION=1.
+  bool validation = false;
+  // Pipeline cache file ("" = default under $XDG_CACHE_HOME or ~/.cache/qwen-image-vk).
+  std::string pipeline_cache_path;
+  bool verbose = true;  // print the chosen device and its key limits
+};
+
+struct VulkanDeviceInfo {
+  int index = 0;
+  std::string name;
+  std::string type;  // "discrete", "integrated", "cpu", ...
+  std::string driver;
+  uint64_t device_local_bytes = 0;
+  uint64_t max_allocation_bytes = 0;
+  uint64_t max_storage_buffer_range = 0;
+  uint32_t max_shared_memory = 0;
+  uint32_t subgroup_size = 0;
+  bool host_visible_device_local = false;  // zero-copy uploads
+  std::vector<std::string> features;       // fp16, int8, nv_coopmat, khr_coopmat, ...
+};
+
+// Lists devices without creating one. Empty when there is no Vulkan loader/driver.
+std::vector<VulkanDeviceInfo> list_vulkan_devices();
+
+// Throws RuntimeFailure with a clear message when no device is usable.
+std::unique_ptr<Backend> make_vulkan_backend(const VulkanOptions& options = {});
+
+// Number of validation messages (warnings and errors) reported so far by any Vulkan backend in this
+// process. Tests require zero.
+uint64_t vulkan_validation_message_count();
+
+}  // namespace qi
