@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/dtype.h"
@@ -21,11 +23,39 @@ struct TensorView {
   std::string name;
   DType dtype = DType::F32;
   Shape shape;
-  const uint8_t* data = nullptr;
+  const uint8_t* data = nullptr;  // no alignment guarantee: read elements with memcpy
   size_t bytes = 0;
   std::filesystem::path file;
+  uint64_t file_offset = 0;  // where data starts in file (for pread-style loaders)
   int64_t numel() const { return shape_numel(shape); }
 };
+
+// The largest header accepted; the reference implementation (huggingface/safetensors) uses the same limit.
+constexpr uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
+
+// One validated header entry; begin/end are byte offsets relative to the start of the data area.
+struct SafetensorsEntry {
+  DType dtype = DType::F32;
+  Shape shape;
+  uint64_t begin = 0;
+  uint64_t end = 0;
+};
+
+// A validated safetensors header.
+struct SafetensorsLayout {
+  uint64_t data_start = 0;  // 8 + header length: where the data area begins in the file
+  std::map<std::string, SafetensorsEntry> tensors;
+  std::map<std::string, std::string> metadata;
+};
+
+// Validates the header of a safetensors file whose complete contents are `file` (memory-mapped or in memory):
+// only the 8 + n header bytes are read, the data area is only bounds-checked against file.size(). Accepts
+// F32/F16/BF16/I32/U8; any problem is an InputError naming `origin` and the tensor.
+SafetensorsLayout parse_safetensors_layout(std::span<const uint8_t> file, const std::string& origin);
+
+// The weight_map of a sharded checkpoint's *.safetensors.index.json: tensor name -> shard file name. Every
+// shard name must be a plain file name (no directories), as the shards live next to the index.
+std::map<std::string, std::string> parse_safetensors_index(std::string_view json_text, const std::string& origin);
 
 // A memory-mapped .safetensors file. open() validates the whole header (length, JSON, dtypes, shapes,
 // offsets inside the data area, no overlaps, byte size = numel·dtype size) before any data is touched and
@@ -56,7 +86,9 @@ class SafetensorsFile {
 // (every index entry must point at an existing shard that really holds the tensor).
 class TensorStore {
  public:
-  // dir holds either <stem>.safetensors.index.json + shards, or exactly one *.safetensors file.
+  // dir holds either a *.safetensors.index.json + its shards, or one *.safetensors file. When several are
+  // present the diffusers/transformers names win (diffusion_pytorch_model.* / model.*); otherwise the choice
+  // must be unambiguous.
   static TensorStore open_dir(const std::filesystem::path& dir);
   static TensorStore open_file(const std::filesystem::path& file);
 
@@ -65,6 +97,8 @@ class TensorStore {
   std::vector<std::string> names() const;                  // sorted
   size_t size() const { return views_.size(); }
   const std::filesystem::path& location() const { return location_; }
+  const std::vector<std::shared_ptr<SafetensorsFile>>& files() const { return files_; }
+  uint64_t total_bytes() const;  // sum of all tensors' data sizes
 
  private:
   std::filesystem::path location_;
