@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qi {
@@ -30,6 +31,7 @@ struct TransformerConfig {
 
 struct VaeConfig {
   int base_dim = 96;
+  int input_channels = 3;  // image channels the encoder reads (the decoder always emits 3)
   int z_dim = 16;
   std::vector<int> dim_mult = {1, 2, 4, 4};
   int num_res_blocks = 2;
@@ -70,9 +72,20 @@ struct SchedulerConfig {
   bool use_beta_sigmas = false;
 };
 
+// A field that is absent (or null) takes the value the diffusers class gives it: for the transformer and the
+// VAE those are the published values above; for the scheduler they are FlowMatchEulerDiscreteScheduler's own
+// defaults (max_shift 1.15, max_image_seq_len 4096, no shift_terminal, no dynamic shifting), which differ from
+// the published file. The text encoder's sizes, eps and mrope_section are required (its class defaults
+// describe another model); rope_theta defaults to 1e6.
 TransformerConfig parse_transformer_config(const std::filesystem::path& config_json);
 VaeConfig parse_vae_config(const std::filesystem::path& config_json);
 TextEncoderConfig parse_text_encoder_config(const std::filesystem::path& config_json);  // nested or flat
 SchedulerConfig parse_scheduler_config(const std::filesystem::path& scheduler_config_json);
+
+// The same parsers on JSON text already in memory; `origin` names the source in error messages.
+TransformerConfig parse_transformer_config_text(std::string_view json_text, const std::string& origin);
+VaeConfig parse_vae_config_text(std::string_view json_text, const std::string& origin);
+TextEncoderConfig parse_text_encoder_config_text(std::string_view json_text, const std::string& origin);
+SchedulerConfig parse_scheduler_config_text(std::string_view json_text, const std::string& origin);
 
 }  // namespace qi

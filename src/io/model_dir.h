@@ -3,14 +3,27 @@
 // (in_channels == 4·z_dim, joint_attention_dim == text hidden size, ...), without touching weight bytes.
 #pragma once
 #include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
 
 #include "io/model_config.h"
 #include "io/safetensors.h"
 
 namespace qi {
 
+// model_index.json: the pipeline class and each component's (library, class).
+struct ModelIndex {
+  std::string pipeline_class;
+  std::map<std::string, std::pair<std::string, std::string>> components;  // "vae" -> ("diffusers", "Autoencoder…")
+};
+// Parses and checks that the classes are Qwen-Image's (QwenImagePipeline, QwenImageTransformer2DModel,
+// AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, a Qwen2.5-VL text encoder, a Qwen2 tokenizer).
+ModelIndex parse_model_index(std::string_view json_text, const std::string& origin);
+
 struct ModelDir {
   std::filesystem::path root;
+  ModelIndex index;
   TransformerConfig transformer;
   VaeConfig vae;
   TextEncoderConfig text_encoder;
