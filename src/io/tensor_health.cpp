@@ -50,20 +50,23 @@ float load(const uint8_t* data, int64_t i) {
   }
 }
 
-// Per-lane accumulators of one block.
+// Per-lane accumulators of one block (kBlockElements fits the 32-bit counters).
 struct Lanes {
   float sum[kLanes] = {}, sum_sq[kLanes] = {}, max_abs[kLanes] = {};
-  int64_t zeros[kLanes] = {}, nans[kLanes] = {}, infs[kLanes] = {};
+  int32_t zeros[kLanes] = {}, nans[kLanes] = {}, infs[kLanes] = {};
 
+  // Branch-free so that the lane loop vectorises: classification works on the bit pattern.
   void add(int lane, float v) {
-    bool nan = std::isnan(v), inf = std::isinf(v);
-    float finite = nan || inf ? 0.0f : v;
-    zeros[lane] += v == 0.0f;
+    const uint32_t magnitude = f32_bits(v) & 0x7fffffffu;
+    const bool nonfinite = magnitude >= 0x7f800000u;  // exponent all ones
+    const bool nan = magnitude > 0x7f800000u;
+    const float finite = nonfinite ? 0.0f : v;
+    zeros[lane] += magnitude == 0;
     nans[lane] += nan;
-    infs[lane] += inf;
+    infs[lane] += nonfinite && !nan;
     sum[lane] += finite;
     sum_sq[lane] += finite * finite;
-    max_abs[lane] = std::max(max_abs[lane], std::fabs(finite));
+    max_abs[lane] = std::max(max_abs[lane], f32_from_bits(f32_bits(finite) & 0x7fffffffu));
   }
 
   void flush_into(Partial& p) const {
