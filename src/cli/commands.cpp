@@ -9,10 +9,12 @@
 namespace qi::cli {
 
 // Each command is defined in its own file.
+int cmd_inspect(const std::vector<std::string>& args);
 
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
+      {"inspect", "check a model directory: configs, tensor shapes, NaN/Inf and all-zero weights", cmd_inspect},
 
   };
   return list;
