@@ -2,7 +2,11 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <stdexcept>
+
+#include "io/safetensors.h"
 
 namespace qi::test {
 
@@ -14,6 +18,27 @@ std::filesystem::path shared_dir() {
 std::filesystem::path tiny_a_dir() { return shared_dir() / "fixtures" / "tiny-a"; }
 
 bool have_shared() { return std::filesystem::exists(tiny_a_dir() / "model" / "model_index.json"); }
+
+ReferenceTensor reference_tensor(const std::string& name) {
+  static const std::shared_ptr<SafetensorsFile> file =
+      SafetensorsFile::open(tiny_a_dir() / "reference" / "reference.safetensors");
+  const TensorView& v = file->get(name);
+  ReferenceTensor r{v.shape, std::vector<float>(size_t(v.numel()))};
+  for (size_t i = 0; i < r.values.size(); ++i) {
+    if (v.dtype == DType::F32) {
+      std::memcpy(&r.values[i], v.data + 4 * i, 4);
+    } else if (v.dtype == DType::I32) {
+      int32_t x;
+      std::memcpy(&x, v.data + 4 * i, 4);
+      r.values[i] = float(x);
+    } else if (v.dtype == DType::U8) {
+      r.values[i] = float(v.data[i]);
+    } else {
+      throw std::runtime_error("reference tensor " + name + " has an unexpected dtype");
+    }
+  }
+  return r;
+}
 
 Diff compare(const std::vector<float>& actual, const std::vector<float>& expected) {
   if (actual.size() != expected.size())

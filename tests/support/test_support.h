@@ -12,6 +12,13 @@ std::filesystem::path shared_dir();
 std::filesystem::path tiny_a_dir();
 bool have_shared();
 
+// A tensor of ../shared/fixtures/tiny-a/reference/reference.safetensors widened to fp32 (ids included).
+struct ReferenceTensor {
+  std::vector<int64_t> shape;
+  std::vector<float> values;
+};
+ReferenceTensor reference_tensor(const std::string& name);
+
 struct Diff {
   double max_abs = 0;
   double rel_l2 = 0;     // ‖a − b‖₂ / ‖b‖₂

@@ -1,0 +1,156 @@
+#include "model/mmdit.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "io/weight_map.h"
+#include "model/rope_tables.h"
+#include "model/weight_loader.h"
+
+namespace qi {
+
+namespace {
+// Modulation chunk order of a block (spec §3.5): shift, scale, gate for attention, then for the MLP.
+enum ModChunk { kShift1 = 0, kScale1, kGate1, kShift2, kScale2, kGate2, kModChunks };
+// norm_out's chunk order is scale first, then shift (spec §3.8).
+enum OutChunk { kOutScale = 0, kOutShift, kOutChunks };
+// diffusers Timesteps(256, flip_sin_to_cos=True, downscale_freq_shift=0, scale=1000), max period 10000.
+constexpr float kTimestepScale = 1000.0f;
+constexpr float kTimestepMaxPeriod = 10000.0f;
+}  // namespace
+
+Mmdit::Linear Mmdit::linear(WeightLoader& w, const std::string& key) const {
+  return {w.matrix(key + ".weight"), w.vector(key + ".bias")};
+}
+
+Mmdit::Mmdit(const TransformerConfig& config, const TensorStore& store, Backend& backend)
+    : config_(config), backend_(backend) {
+  check_tensors(store, expected_transformer_tensors(config), nullptr, "transformer");
+  WeightLoader w(store, backend, "transformer");
+  img_in_ = linear(w, "img_in");
+  txt_in_ = linear(w, "txt_in");
+  txt_norm_ = w.vector("txt_norm.weight");
+  time_1_ = linear(w, "time_text_embed.timestep_embedder.linear_1");
+  time_2_ = linear(w, "time_text_embed.timestep_embedder.linear_2");
+  norm_out_ = linear(w, "norm_out.linear");
+  proj_out_ = linear(w, "proj_out");
+  for (int i = 0; i < config.num_layers; ++i) {
+    const std::string p = "transformer_blocks." + std::to_string(i) + ".";
+    Block b;
+    b.img.mod = linear(w, p + "img_mod.1");
+    b.txt.mod = linear(w, p + "txt_mod.1");
+    b.img.q = linear(w, p + "attn.to_q");
+    b.img.k = linear(w, p + "attn.to_k");
+    b.img.v = linear(w, p + "attn.to_v");
+    b.txt.q = linear(w, p + "attn.add_q_proj");
+    b.txt.k = linear(w, p + "attn.add_k_proj");
+    b.txt.v = linear(w, p + "attn.add_v_proj");
+    b.img.out = linear(w, p + "attn.to_out.0");
+    b.txt.out = linear(w, p + "attn.to_add_out");
+    b.img.norm_q = w.vector(p + "attn.norm_q.weight");
+    b.img.norm_k = w.vector(p + "attn.norm_k.weight");
+    b.txt.norm_q = w.vector(p + "attn.norm_added_q.weight");
+    b.txt.norm_k = w.vector(p + "attn.norm_added_k.weight");
+    b.img.mlp_in = linear(w, p + "img_mlp.net.0.proj");
+    b.img.mlp_out = linear(w, p + "img_mlp.net.2");
+    b.txt.mlp_in = linear(w, p + "txt_mlp.net.0.proj");
+    b.txt.mlp_out = linear(w, p + "txt_mlp.net.2");
+    blocks_.push_back(std::move(b));
+  }
+  stats_ = w.stats();
+}
+
+Mmdit::Context Mmdit::prepare(const Tensor& prompt_embeds, int64_t hp, int64_t wp) const {
+  if (prompt_embeds.rank() != 2 || prompt_embeds.dim(1) != config_.joint_attention_dim)
+    throw InputError("transformer: prompt embeddings " + prompt_embeds.describe() + " do not match joint_attention_dim " +
+                     std::to_string(config_.joint_attention_dim));
+  Context c;
+  c.hp = hp;
+  c.wp = wp;
+  c.text_len = prompt_embeds.dim(0);
+  const int64_t pairs = config_.attention_head_dim / 2;
+  MmditRopeTables t = mmdit_rope_tables(config_.axes_dims_rope, config_.rope_theta, hp, wp, c.text_len);
+  c.image_rope = backend_.from_host_f32(t.image, {hp * wp, pairs, 2});
+  c.text_rope = backend_.from_host_f32(t.text, {c.text_len, pairs, 2});
+  Tensor txt = backend_.rms_norm(prompt_embeds, txt_norm_, config_.norm_eps);
+  c.text = backend_.matmul(txt, txt_in_.w, {.bias = txt_in_.b});
+  return c;
+}
+
+Mmdit::Qkv Mmdit::project_qkv(const Stream& s, const Tensor& x_mod, int64_t len, const Tensor& rope) const {
+  const int64_t H = config_.num_attention_heads, hd = config_.attention_head_dim;
+  Qkv r;
+  r.q = backend_.matmul(x_mod, s.q.w, {.bias = s.q.b}).reshape({1, len, H, hd});
+  r.k = backend_.matmul(x_mod, s.k.w, {.bias = s.k.b}).reshape({1, len, H, hd});
+  r.v = backend_.matmul(x_mod, s.v.w, {.bias = s.v.b}).reshape({1, len, H, hd});
+  r.q = backend_.rope(backend_.rms_norm(r.q, s.norm_q, config_.norm_eps), rope, RopeStyle::Interleaved);
+  r.k = backend_.rope(backend_.rms_norm(r.k, s.norm_k, config_.norm_eps), rope, RopeStyle::Interleaved);
+  return r;
+}
+
+Tensor Mmdit::forward(const Tensor& latents, float timestep, const Context& ctx, const TensorSink& sink,
+                      const std::string& prefix) const {
+  const int64_t D = config_.hidden(), N = ctx.hp * ctx.wp, L = ctx.text_len;
+  if (latents.rank() != 2 || latents.dim(0) != N || latents.dim(1) != config_.in_channels)
+    throw InputError("transformer: latents " + latents.describe() + " do not match the " + std::to_string(ctx.hp) +
+                     "x" + std::to_string(ctx.wp) + " patch grid");
+  const float eps = config_.norm_eps;
+
+  // Timestep embedding -> temb [1, D]; every modulation uses SiLU(temb).
+  Tensor t = backend_.from_host_f32({timestep}, {1});
+  Tensor e = backend_.timestep_embedding(t, config_.timestep_channels, kTimestepScale, kTimestepMaxPeriod);
+  Tensor temb = backend_.matmul(e, time_1_.w, {.bias = time_1_.b, .act = Activation::Silu});
+  temb = backend_.matmul(temb, time_2_.w, {.bias = time_2_.b});
+  const Tensor silu_temb = backend_.unary(temb, UnaryOp::Silu);
+
+  Tensor img = backend_.matmul(latents, img_in_.w, {.bias = img_in_.b});
+  Tensor txt = ctx.text;
+  AttentionArgs attn;
+  attn.scale = float(1.0 / std::sqrt(double(config_.attention_head_dim)));
+
+  for (size_t bi = 0; bi < blocks_.size(); ++bi) {
+    const Block& b = blocks_[bi];
+    const bool last = bi + 1 == blocks_.size();
+    const Tensor mod_img = backend_.matmul(silu_temb, b.img.mod.w, {.bias = b.img.mod.b});
+    const Tensor mod_txt = backend_.matmul(silu_temb, b.txt.mod.w, {.bias = b.txt.mod.b});
+    auto chunk = [&](const Tensor& m, int c) { return backend_.slice(m, -1, int64_t(c) * D, D); };
+
+    // Joint attention, text first.
+    Tensor a_img = backend_.layer_norm_modulate(img, chunk(mod_img, kShift1), chunk(mod_img, kScale1), eps);
+    Tensor a_txt = backend_.layer_norm_modulate(txt, chunk(mod_txt, kShift1), chunk(mod_txt, kScale1), eps);
+    Qkv qi = project_qkv(b.img, a_img, N, ctx.image_rope);
+    Qkv qt = project_qkv(b.txt, a_txt, L, ctx.text_rope);
+    Tensor q = backend_.concat(qt.q, qi.q, 1), k = backend_.concat(qt.k, qi.k, 1), v = backend_.concat(qt.v, qi.v, 1);
+    Tensor o = backend_.attention(q, k, v, attn);
+    Tensor o_img = backend_.slice(o, 1, L, N).reshape({N, D});
+    img = backend_.matmul(o_img, b.img.out.w,
+                          {.bias = b.img.out.b, .residual = img, .gate = chunk(mod_img, kGate1).reshape({D})});
+
+    Tensor h = backend_.layer_norm_modulate(img, chunk(mod_img, kShift2), chunk(mod_img, kScale2), eps);
+    h = backend_.matmul(h, b.img.mlp_in.w, {.bias = b.img.mlp_in.b, .act = Activation::GeluTanh});
+    img = backend_.matmul(h, b.img.mlp_out.w,
+                          {.bias = b.img.mlp_out.b, .residual = img, .gate = chunk(mod_img, kGate2).reshape({D})});
+
+    // After the last block only the image stream is read (spec §3.5): its text-side tail is skipped unless
+    // a sink wants to see it.
+    if (!last || sink) {
+      Tensor o_txt = backend_.slice(o, 1, 0, L).reshape({L, D});
+      txt = backend_.matmul(o_txt, b.txt.out.w,
+                            {.bias = b.txt.out.b, .residual = txt, .gate = chunk(mod_txt, kGate1).reshape({D})});
+      h = backend_.layer_norm_modulate(txt, chunk(mod_txt, kShift2), chunk(mod_txt, kScale2), eps);
+      h = backend_.matmul(h, b.txt.mlp_in.w, {.bias = b.txt.mlp_in.b, .act = Activation::GeluTanh});
+      txt = backend_.matmul(h, b.txt.mlp_out.w,
+                            {.bias = b.txt.mlp_out.b, .residual = txt, .gate = chunk(mod_txt, kGate2).reshape({D})});
+    }
+    emit(sink, prefix + ".block" + std::to_string(bi) + ".txt", txt);
+    emit(sink, prefix + ".block" + std::to_string(bi) + ".img", img);
+  }
+
+  const Tensor mod_out = backend_.matmul(silu_temb, norm_out_.w, {.bias = norm_out_.b});
+  Tensor y = backend_.layer_norm_modulate(img, backend_.slice(mod_out, -1, int64_t(kOutShift) * D, D),
+                                          backend_.slice(mod_out, -1, int64_t(kOutScale) * D, D), eps);
+  static_assert(kOutChunks == 2 && kModChunks == 6, "modulation layouts of spec §3.5 / §3.8");
+  return backend_.matmul(y, proj_out_.w, {.bias = proj_out_.b});
+}
+
+}  // namespace qi

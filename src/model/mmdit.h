@@ -1,0 +1,64 @@
+// The Qwen-Image MMDiT (QwenImageTransformer2DModel, spec §3): img_in, txt_norm + txt_in, timestep MLP,
+// dual-stream blocks with AdaLN modulation, per-head QK RMSNorm, 3-axis interleaved RoPE and joint
+// attention (text first), GELU-tanh MLPs and gated residuals, then norm_out and proj_out. Sizes come from
+// the config; nothing is hard-coded.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "io/model_config.h"
+#include "io/safetensors.h"
+#include "model/tensor_sink.h"
+#include "ops/backend.h"
+
+namespace qi {
+
+class Mmdit {
+ public:
+  Mmdit(const TransformerConfig& config, const TensorStore& store, Backend& backend);
+
+  // Per-call inputs that depend only on the image size and the text (RoPE tables), built once per prompt.
+  struct Context {
+    int64_t hp = 0, wp = 0, text_len = 0;
+    Tensor image_rope, text_rope;  // [N, hd/2, 2], [L, hd/2, 2]
+    Tensor text;                   // txt_in(txt_norm(prompt embeddings)): [L, D]
+  };
+  // prompt_embeds [L, joint_attention_dim].
+  Context prepare(const Tensor& prompt_embeds, int64_t hp, int64_t wp) const;
+
+  // Velocity prediction [N, 64] for packed latents [N, in_channels] at model timestep t (= sigma, i.e. the
+  // pipeline's t/1000). The sink receives "<prefix>.block{j}.{txt,img}" after each block.
+  Tensor forward(const Tensor& latents, float timestep, const Context& ctx, const TensorSink& sink = {},
+                 const std::string& prefix = "") const;
+
+  const TransformerConfig& config() const { return config_; }
+  const WeightUploadStats& upload_stats() const { return stats_; }
+
+ private:
+  struct Linear {
+    Tensor w, b;
+  };
+  struct Stream {  // one side (image or text) of a dual-stream block
+    Linear mod, q, k, v, out, mlp_in, mlp_out;
+    Tensor norm_q, norm_k;
+  };
+  struct Block {
+    Stream img, txt;
+  };
+  Linear linear(class WeightLoader& w, const std::string& key) const;
+
+  // Runs one stream's half of a block up to the attention inputs.
+  struct Qkv {
+    Tensor q, k, v;
+  };
+  Qkv project_qkv(const Stream& s, const Tensor& x_mod, int64_t len, const Tensor& rope) const;
+
+  TransformerConfig config_;
+  Backend& backend_;
+  Linear img_in_, txt_in_, time_1_, time_2_, norm_out_, proj_out_;
+  Tensor txt_norm_;
+  std::vector<Block> blocks_;
+  WeightUploadStats stats_;
+};
+
+}  // namespace qi

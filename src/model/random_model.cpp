@@ -1,0 +1,225 @@
+#include "model/random_model.h"
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "core/error.h"
+#include "io/safetensors.h"
+#include "io/weight_map.h"
+
+namespace qi {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::ordered_json;
+
+// Spread of the random values: weights ~ N(0, 1/fan_in) keep activations O(1) through the layers; norm
+// weights are 1 + small noise; biases small. The exact values only need to be non-degenerate.
+constexpr double kNormWeightJitter = 0.1;
+constexpr double kBiasStd = 0.02;
+constexpr double kEmbeddingStd = 1.0;
+// Tensors per shard file in the sharded components (so the index files have several shards).
+constexpr size_t kShards = 2;
+
+class RandomTensors {
+ public:
+  explicit RandomTensors(uint64_t seed) : rng_(seed) {}
+
+  TensorToWrite make(const std::string& key, const Shape& shape) {
+    TensorToWrite t{key, DType::BF16, shape, std::vector<uint8_t>(size_t(shape_numel(shape)) * 2)};
+    const bool is_bias = ends_with(key, ".bias");
+    const bool is_norm = ends_with(key, "norm.weight") || ends_with(key, ".gamma") || ends_with(key, "layernorm.weight");
+    const bool is_embedding = ends_with(key, "embed_tokens.weight");
+    int64_t fan_in = 1;
+    for (size_t i = 1; i < shape.size(); ++i) fan_in *= shape[i];
+    const double std = is_bias ? kBiasStd
+                       : is_norm ? kNormWeightJitter
+                       : is_embedding ? kEmbeddingStd
+                                      : 1.0 / std::sqrt(double(std::max<int64_t>(fan_in, 1)));
+    std::normal_distribution<double> normal(0.0, std);
+    for (int64_t i = 0; i < shape_numel(shape); ++i) {
+      const double v = (is_norm ? 1.0 : 0.0) + normal(rng_);
+      const uint16_t h = f32_to_bf16(float(v));
+      std::memcpy(&t.data[size_t(i) * 2], &h, 2);
+    }
+    return t;
+  }
+
+ private:
+  static bool ends_with(const std::string& s, const std::string& suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  }
+  std::mt19937_64 rng_;
+};
+
+void write_json(const fs::path& path, const ordered_json& j) {
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  if (!out) throw InputError("cannot write " + path.string());
+}
+
+// Writes tensors either as one file or as kShards shards plus a *.safetensors.index.json.
+void write_component(const fs::path& dir, const std::string& stem, std::vector<TensorToWrite> tensors, bool sharded) {
+  fs::create_directories(dir);
+  if (!sharded) {
+    write_safetensors(dir / (stem + ".safetensors"), tensors);
+    return;
+  }
+  ordered_json weight_map = ordered_json::object();
+  uint64_t total = 0;
+  const size_t per_shard = (tensors.size() + kShards - 1) / kShards;
+  for (size_t s = 0; s < kShards; ++s) {
+    char name[128];
+    std::snprintf(name, sizeof name, "%s-%05zu-of-%05zu.safetensors", stem.c_str(), s + 1, kShards);
+    std::vector<TensorToWrite> shard;
+    for (size_t i = s * per_shard; i < std::min(tensors.size(), (s + 1) * per_shard); ++i) {
+      weight_map[tensors[i].name] = name;
+      total += tensors[i].data.size();
+      shard.push_back(std::move(tensors[i]));
+    }
+    write_safetensors(dir / name, shard);
+  }
+  write_json(dir / (stem + ".safetensors.index.json"),
+             ordered_json{{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}});
+}
+
+std::vector<TensorToWrite> random_tensors(RandomTensors& rng, const std::vector<ExpectedTensor>& expected) {
+  std::vector<TensorToWrite> out;
+  for (const auto& e : expected) out.push_back(rng.make(e.key, e.shape));
+  return out;
+}
+
+}  // namespace
+
+RandomModelSpec tiny_random_model_spec(uint64_t seed) {
+  RandomModelSpec s;
+  s.seed = seed;
+  s.transformer.num_layers = 2;
+  s.transformer.num_attention_heads = 4;
+  s.transformer.attention_head_dim = 32;
+  s.transformer.axes_dims_rope = {8, 12, 12};
+  s.transformer.joint_attention_dim = 64;
+  s.text_encoder.hidden_size = 64;
+  s.text_encoder.num_hidden_layers = 2;
+  s.text_encoder.num_attention_heads = 4;
+  s.text_encoder.num_key_value_heads = 2;
+  s.text_encoder.intermediate_size = 128;
+  s.text_encoder.mrope_section = {2, 3, 3};
+  s.vae.base_dim = 16;
+  s.vae.latents_mean.assign(size_t(s.vae.z_dim), 0.0f);
+  s.vae.latents_std.assign(size_t(s.vae.z_dim), 1.0f);
+  // Non-trivial statistics so de-normalisation is exercised.
+  for (int c = 0; c < s.vae.z_dim; ++c) {
+    s.vae.latents_mean[size_t(c)] = 0.1f * float((c % 5) - 2);
+    s.vae.latents_std[size_t(c)] = 1.5f + 0.1f * float(c % 7);
+  }
+  return s;
+}
+
+void write_random_model(const RandomModelSpec& spec, const fs::path& out, const fs::path& tokenizer_json) {
+  if (fs::exists(out) && !fs::is_empty(out))
+    throw UsageError(out.string() + " exists and is not empty; choose a new directory");
+  if (!fs::is_regular_file(tokenizer_json))
+    throw InputError("tokenizer file " + tokenizer_json.string() + " not found");
+  fs::create_directories(out);
+  RandomTensors rng(spec.seed);
+
+  write_json(out / "model_index.json",
+             ordered_json{{"_class_name", "QwenImagePipeline"},
+                          {"_diffusers_version", "0.35.0"},
+                          {"scheduler", {"diffusers", "FlowMatchEulerDiscreteScheduler"}},
+                          {"text_encoder", {"transformers", "Qwen2_5_VLForConditionalGeneration"}},
+                          {"tokenizer", {"transformers", "Qwen2Tokenizer"}},
+                          {"transformer", {"diffusers", "QwenImageTransformer2DModel"}},
+                          {"vae", {"diffusers", "AutoencoderKLQwenImage"}}});
+
+  const TransformerConfig& t = spec.transformer;
+  fs::create_directories(out / "transformer");
+  write_json(out / "transformer" / "config.json",
+             ordered_json{{"_class_name", "QwenImageTransformer2DModel"},
+                          {"attention_head_dim", t.attention_head_dim},
+                          {"axes_dims_rope", t.axes_dims_rope},
+                          {"guidance_embeds", t.guidance_embeds},
+                          {"in_channels", t.in_channels},
+                          {"joint_attention_dim", t.joint_attention_dim},
+                          {"num_attention_heads", t.num_attention_heads},
+                          {"num_layers", t.num_layers},
+                          {"out_channels", t.out_channels},
+                          {"patch_size", t.patch_size},
+                          {"pooled_projection_dim", 768}});
+  write_component(out / "transformer", "diffusion_pytorch_model",
+                  random_tensors(rng, expected_transformer_tensors(t)), true);
+
+  const TextEncoderConfig& te = spec.text_encoder;
+  fs::create_directories(out / "text_encoder");
+  write_json(out / "text_encoder" / "config.json",
+             ordered_json{{"architectures", {"Qwen2_5_VLForConditionalGeneration"}},
+                          {"model_type", "qwen2_5_vl"},
+                          {"hidden_size", te.hidden_size},
+                          {"intermediate_size", te.intermediate_size},
+                          {"num_hidden_layers", te.num_hidden_layers},
+                          {"num_attention_heads", te.num_attention_heads},
+                          {"num_key_value_heads", te.num_key_value_heads},
+                          {"rms_norm_eps", te.rms_norm_eps},
+                          {"rope_theta", te.rope_theta},
+                          {"rope_scaling", {{"type", "mrope"}, {"mrope_section", te.mrope_section}}},
+                          {"vocab_size", te.vocab_size},
+                          {"hidden_act", "silu"},
+                          {"torch_dtype", "bfloat16"},
+                          {"vision_config", {{"hidden_size", 16}, {"depth", 1}}}});
+  std::vector<TensorToWrite> te_tensors = random_tensors(rng, expected_text_encoder_tensors(te, "model."));
+  te_tensors.push_back(rng.make("lm_head.weight", {te.vocab_size, te.hidden_size}));
+  te_tensors.push_back(rng.make("visual.patch_embed.proj.weight", {16, 3, 2, 14, 14}));
+  write_component(out / "text_encoder", "model", std::move(te_tensors), true);
+
+  const VaeConfig& v = spec.vae;
+  fs::create_directories(out / "vae");
+  std::vector<bool> tds = v.temperal_downsample;
+  write_json(out / "vae" / "config.json",
+             ordered_json{{"_class_name", "AutoencoderKLQwenImage"},
+                          {"attn_scales", ordered_json::array()},
+                          {"base_dim", v.base_dim},
+                          {"dim_mult", v.dim_mult},
+                          {"dropout", 0.0},
+                          {"latents_mean", v.latents_mean},
+                          {"latents_std", v.latents_std},
+                          {"num_res_blocks", v.num_res_blocks},
+                          {"temperal_downsample", tds},
+                          {"z_dim", v.z_dim}});
+  write_component(out / "vae", "diffusion_pytorch_model", random_tensors(rng, expected_vae_tensors(v, true)), false);
+
+  const SchedulerConfig& sc = spec.scheduler;
+  fs::create_directories(out / "scheduler");
+  write_json(out / "scheduler" / "scheduler_config.json",
+             ordered_json{{"_class_name", "FlowMatchEulerDiscreteScheduler"},
+                          {"base_image_seq_len", sc.base_image_seq_len},
+                          {"base_shift", sc.base_shift},
+                          {"invert_sigmas", sc.invert_sigmas},
+                          {"max_image_seq_len", sc.max_image_seq_len},
+                          {"max_shift", sc.max_shift},
+                          {"num_train_timesteps", sc.num_train_timesteps},
+                          {"shift", sc.shift},
+                          {"shift_terminal", sc.shift_terminal},
+                          {"stochastic_sampling", sc.stochastic_sampling},
+                          {"time_shift_type", sc.time_shift_type},
+                          {"use_beta_sigmas", sc.use_beta_sigmas},
+                          {"use_dynamic_shifting", sc.use_dynamic_shifting},
+                          {"use_exponential_sigmas", sc.use_exponential_sigmas},
+                          {"use_karras_sigmas", sc.use_karras_sigmas}});
+
+  fs::create_directories(out / "tokenizer");
+  fs::copy_file(tokenizer_json, out / "tokenizer" / "tokenizer.json");
+  write_json(out / "tokenizer" / "tokenizer_config.json",
+             ordered_json{{"tokenizer_class", "Qwen2Tokenizer"},
+                          {"add_bos_token", false},
+                          {"add_prefix_space", false},
+                          {"model_max_length", 131072},
+                          {"pad_token", "<|endoftext|>"},
+                          {"eos_token", "<|im_end|>"}});
+}
+
+}  // namespace qi

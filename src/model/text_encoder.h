@@ -1,0 +1,41 @@
+// The Qwen2.5-VL language model run text-only as Qwen-Image's prompt encoder (spec §5): token embeddings,
+// decoder layers with GQA and half-split RoPE, SwiGLU MLPs, final RMSNorm. The vision tower and lm_head are
+// never loaded.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/model_config.h"
+#include "io/safetensors.h"
+#include "model/tensor_sink.h"
+#include "ops/backend.h"
+
+namespace qi {
+
+class TextEncoder {
+ public:
+  // Checks the store against the expected tensors (both key layouts accepted) and uploads the layers.
+  TextEncoder(const TextEncoderConfig& config, const TensorStore& store, Backend& backend);
+
+  // Hidden states after the final norm for every token: [T, hidden]. The sink receives
+  // "<prefix>.hidden_states.{0..layers}" (embeddings, each layer, the last one after the final norm).
+  Tensor encode(const std::vector<int32_t>& ids, const TensorSink& sink = {}, const std::string& prefix = "") const;
+
+  const TextEncoderConfig& config() const { return config_; }
+  const WeightUploadStats& upload_stats() const { return stats_; }
+
+ private:
+  struct Layer {
+    Tensor input_norm, q_w, q_b, k_w, k_b, v_w, v_b, o_w, post_norm, gate_w, up_w, down_w;
+  };
+  TextEncoderConfig config_;
+  const TensorStore& store_;
+  Backend& backend_;
+  std::string prefix_;
+  std::vector<Layer> layers_;
+  Tensor final_norm_;
+  WeightUploadStats stats_;
+};
+
+}  // namespace qi
