@@ -525,20 +525,8 @@ TEST_F(CpuReference, ToRgb8RoundsHalfToEvenAndClamps) {
     return int(fl);
   };
   std::vector<float> xs = {0.0f, -1.0f, 1.0f, 3.0f, -7.0f, 0.999f, -0.999f};
-  // Inputs whose fp32 scaled value is exactly k + 0.5: search the floats around x = (2k+1)/255 − 1 for each k.
-  constexpr int kUlpWindow = 64;
   int even_ties = 0, odd_ties = 0;
-  for (int k = 0; k < 255; ++k) {
-    float x = float((2.0 * k + 1.0) / 255.0 - 1.0);
-    for (int i = 0; i < kUlpWindow; ++i) x = std::nextafter(x, -2.0f);
-    for (int i = 0; i < 2 * kUlpWindow; ++i, x = std::nextafter(x, 2.0f)) {
-      float v = (std::clamp(x, -1.0f, 1.0f) * 0.5f + 0.5f) * 255.0f;
-      if (v - std::floor(v) != 0.5f) continue;
-      xs.push_back(x);
-      (int(std::floor(v)) % 2 == 0 ? even_ties : odd_ties)++;
-      break;
-    }
-  }
+  for (float x : rgb8_tie_inputs(&even_ties, &odd_ties)) xs.push_back(x);
   ASSERT_GE(even_ties, 8) << "need exact ties that round down to an even value";
   ASSERT_GE(odd_ties, 8) << "need exact ties that round up from an odd value";
   HostTensor x = random_tensor(rng, {3, 1, int64_t((xs.size() + 2) / 3)});

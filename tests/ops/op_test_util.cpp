@@ -12,10 +12,17 @@ constexpr float kMinMagnitudeFraction = 0.1f;
 }  // namespace
 
 std::vector<float> random_values(Rng& rng, int64_t n, float magnitude) {
-  std::uniform_real_distribution<float> dist(kMinMagnitudeFraction, 1.0f);
-  std::bernoulli_distribution negative(0.5);
+  // One 64-bit draw per value: the top bit is the sign, the next 24 bits a uniform fraction (fast enough for
+  // the real-size weights of the parity cases).
+  constexpr int kFractionBits = 24;
+  constexpr double kFractionScale = 1.0 / double(1 << kFractionBits);
   std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = (negative(rng) ? -1.0f : 1.0f) * dist(rng) * magnitude;
+  for (float& x : v) {
+    const uint64_t bits = rng();
+    const double fraction = double((bits >> (63 - kFractionBits)) & ((1u << kFractionBits) - 1)) * kFractionScale;
+    const double mag = kMinMagnitudeFraction + (1.0 - kMinMagnitudeFraction) * fraction;
+    x = float((bits >> 63) ? -mag : mag) * magnitude;
+  }
   return v;
 }
 
@@ -42,6 +49,26 @@ HostTensor host_tensor(const Shape& shape, std::vector<float> values) {
   t.values = std::move(values);
   if (int64_t(t.values.size()) != shape_numel(shape)) throw std::logic_error("host_tensor: size differs from shape");
   return t;
+}
+
+std::vector<float> rgb8_tie_inputs(int* even_floor_ties, int* odd_floor_ties) {
+  constexpr int kUlpWindow = 64;  // floats searched on each side of the ideal input
+  std::vector<float> xs;
+  int even = 0, odd = 0;
+  for (int k = 0; k < 255; ++k) {
+    float x = float((2.0 * k + 1.0) / 255.0 - 1.0);
+    for (int i = 0; i < kUlpWindow; ++i) x = std::nextafter(x, -2.0f);
+    for (int i = 0; i < 2 * kUlpWindow; ++i, x = std::nextafter(x, 2.0f)) {
+      float v = (std::clamp(x, -1.0f, 1.0f) * 0.5f + 0.5f) * 255.0f;
+      if (v - std::floor(v) != 0.5f) continue;
+      xs.push_back(x);
+      (int(std::floor(v)) % 2 == 0 ? even : odd)++;
+      break;
+    }
+  }
+  if (even_floor_ties) *even_floor_ties = even;
+  if (odd_floor_ties) *odd_floor_ties = odd;
+  return xs;
 }
 
 Tensor upload(Backend& backend, const HostTensor& t) {

@@ -37,6 +37,10 @@ HostTensor host_tensor(const Shape& shape, std::vector<float> values);
 Tensor upload(Backend& backend, const HostTensor& t);
 Tensor upload_as_weight(Backend& backend, const HostTensor& t);
 
+// Inputs x whose fp32 to_rgb8 value (clamp(x·0.5 + 0.5, 0, 1)·255) is exactly k + 0.5: one per k where the
+// floats around x = (2k+1)/255 − 1 produce such a tie. Counts of ties with an even and an odd floor are returned.
+std::vector<float> rgb8_tie_inputs(int* even_floor_ties = nullptr, int* odd_floor_ties = nullptr);
+
 struct Tolerance {
   double rel_l2 = 1e-5;
   // Largest element error allowed, relative to the largest |expected| (catches errors L2 would dilute).
