@@ -24,7 +24,6 @@ class JsonFields {
   JsonFields(const nlohmann::json& object, std::string origin, std::string path = "");
 
   bool has(const std::string& key) const;  // present and not null
-  const std::string& origin() const { return origin_; }
 
   int get_int(const std::string& key, int fallback, int min, int max) const;
   int require_int(const std::string& key, int min, int max) const;
@@ -41,9 +40,9 @@ class JsonFields {
 
   // Throws InputError "<origin>: field '<path.key>' <problem>".
   [[noreturn]] void fail(const std::string& key, const std::string& problem) const;
-  std::string field_path(const std::string& key) const;
 
  private:
+  std::string field_path(const std::string& key) const;  // "text_config.hidden_size"
   const nlohmann::json* find(const std::string& key) const;  // null when absent or JSON null
   const nlohmann::json& require(const std::string& key) const;
   int to_int(const nlohmann::json& v, const std::string& key, int min, int max) const;
