@@ -2,18 +2,14 @@
 // every tensor with shape/dtype/file, parameter counts, and health statistics that catch silent load
 // failures (zero-filled or non-finite tensors).
 #include <algorithm>
-#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "cli/args.h"
 #include "core/error.h"
-#include "io/model_dir.h"
+#include "io/component_inspection.h"
 #include "io/parallel_for.h"
-#include "io/tensor_health.h"
-#include "io/tensor_loading.h"
-#include "io/weight_map.h"
 
 namespace qi::cli {
 
@@ -93,99 +89,42 @@ void print_configs(const ModelDir& m) {
   std::printf("  tokenizer     %s\n", cls.at("tokenizer").second.c_str());
 }
 
-struct ComponentPlan {
-  std::vector<ExpectedTensor> expected;
-  IgnorePredicate ignored = nullptr;
-};
-
-ComponentPlan plan_for(const std::string& component, const ModelDir& m, const TensorStore& store) {
-  if (component == "transformer") return {expected_transformer_tensors(m.transformer), nullptr};
-  if (component == "vae") {
-    // Check the encoder too when the checkpoint ships it; a decoder-only checkpoint is fine for generation.
-    bool has_encoder = store.has("encoder.conv_in.weight");
-    return {expected_vae_tensors(m.vae, has_encoder), has_encoder ? nullptr : is_vae_encoder_key};
-  }
-  return {expected_text_encoder_tensors(m.text_encoder, text_encoder_prefix(store)), is_ignored_text_encoder_key};
-}
-
-struct Options {
-  bool stats = true;
-  unsigned threads = 0;
-};
-
-// Prints one component's tensors, statistics and weight check; appends what looks wrong to `suspicious` and
-// returns whether the component is broken.
-bool inspect_component(const std::string& component, const ModelDir& m, const Options& opt,
-                       std::vector<std::string>& suspicious) {
-  std::printf("\n== %s\n", component.c_str());
-  TensorStore store;
-  ComponentPlan plan;
-  try {
-    store = TensorStore::open_dir(m.component(component.c_str()));
-    plan = plan_for(component, m, store);
-  } catch (const InputError& e) {
-    std::printf("BROKEN: %s\n", e.what());
-    suspicious.push_back(component + ": cannot be opened");
-    return true;
-  }
-
-  const std::vector<std::string> names = store.names();
-  std::vector<const TensorView*> scanned;
-  std::vector<size_t> health_index(names.size(), SIZE_MAX);  // SIZE_MAX: not scanned (unused by the pipeline)
-  size_t name_width = 0;
-  int64_t used_params = 0, all_params = 0;
-  for (size_t i = 0; i < names.size(); ++i) {
-    const TensorView& v = store.get(names[i]);
-    name_width = std::max(name_width, names[i].size());
-    all_params += v.numel();
-    if (plan.ignored && plan.ignored(names[i])) continue;
-    health_index[i] = scanned.size();
-    scanned.push_back(&v);
-    used_params += v.numel();
+// Prints one component's tensors, statistics and weight check; appends what is wrong to `summary`.
+void print_component(const ComponentInspection& r, std::vector<std::string>& summary) {
+  std::printf("\n== %s\n", r.component.c_str());
+  if (!r.open_error.empty()) {
+    std::printf("BROKEN: %s\n", r.open_error.c_str());
+    summary.push_back(r.component + ": cannot be opened");
+    return;
   }
   std::printf("%s: %zu files, %zu tensors, %s parameters (%s used by the pipeline), %s\n",
-              store.location().string().c_str(), store.files().size(), store.size(), count_str(double(all_params)).c_str(),
-              count_str(double(used_params)).c_str(), bytes_str(double(store.total_bytes())).c_str());
+              r.store.location().string().c_str(), r.store.files().size(), r.store.size(),
+              count_str(double(r.all_parameters)).c_str(), count_str(double(r.used_parameters)).c_str(),
+              bytes_str(double(r.store.total_bytes())).c_str());
+  if (r.read)
+    std::printf("read %s in %.2f s (%.2f GB/s)\n", bytes_str(double(r.read->bytes)).c_str(), r.read->seconds,
+                r.read->gigabytes_per_second());
 
-  std::vector<TensorHealth> health;
-  if (opt.stats) {
-    LoadStats read = prefetch_tensors(scanned, opt.threads);
-    health = compute_tensor_health(scanned, opt.threads);
-    std::printf("read %s in %.2f s (%.2f GB/s) and scanned it on %u threads\n", bytes_str(double(read.bytes)).c_str(),
-                read.seconds, read.gigabytes_per_second(), opt.threads ? opt.threads : default_thread_count());
-  }
-
-  bool broken = false;
-  for (size_t i = 0; i < names.size(); ++i) {
-    const TensorView& v = store.get(names[i]);
+  size_t name_width = 0;
+  for (const auto& t : r.tensors) name_width = std::max(name_width, t.view->name.size());
+  for (const auto& t : r.tensors) {
+    const TensorView& v = *t.view;
     const std::string layout = std::string(dtype_name(v.dtype)) + shape_str(v.shape);
-    std::printf("  %-*s %-24s %s", int(name_width), names[i].c_str(), layout.c_str(), v.file.filename().string().c_str());
-    if (health_index[i] == SIZE_MAX) {
-      std::printf("  (unused)\n");
-      continue;
-    }
-    if (!opt.stats) {
-      std::printf("\n");
-      continue;
-    }
-    const TensorHealth& h = health[health_index[i]];
-    std::printf("  mean %+.4e std %.4e max|x| %.4e zeros %lld nan %lld inf %lld\n", h.mean, h.stddev, h.max_abs,
-                (long long)h.zeros, (long long)h.nans, (long long)h.infs);
-    if (std::string problem = h.problem(); !problem.empty()) {
-      suspicious.push_back(component + ": " + names[i] + " is " + problem);
-      broken = true;
-    }
+    std::printf("  %-*s %-24s %s", int(name_width), v.name.c_str(), layout.c_str(), v.file.filename().string().c_str());
+    if (!t.used) std::printf("  (unused)");
+    if (const auto& h = t.health)
+      std::printf("  mean %+.4e std %.4e max|x| %.4e zeros %lld nan %lld inf %lld", h->mean, h->stddev, h->max_abs,
+                  (long long)h->zeros, (long long)h->nans, (long long)h->infs);
+    std::printf("\n");
   }
 
-  try {
-    check_tensors(store, plan.expected, plan.ignored, component);
-    std::printf("all %zu expected tensors present with the shapes the config implies\n", plan.expected.size());
-  } catch (const InputError& e) {
-    std::printf("BROKEN: %s\n", e.what());
-    suspicious.push_back(component + ": tensors do not match the config");
-    broken = true;
+  if (r.check_error.empty()) {
+    std::printf("all %zu expected tensors present with the shapes the config implies\n", r.expected_tensors);
+  } else {
+    std::printf("BROKEN: %s\n", r.check_error.c_str());
+    summary.push_back(r.component + ": tensors do not match the config");
   }
-  return broken;
+  for (const auto& u : r.unhealthy) summary.push_back(r.component + ": " + u);
 }
 
 }  // namespace
@@ -196,9 +135,8 @@ int cmd_inspect(const std::vector<std::string>& argv) {
     std::printf("%s", kInspectHelp);
     return 0;
   }
-  Options opt;
-  opt.stats = !args.has("--no-stats");
-  opt.threads = unsigned(args.get_int("--threads", 1, kMaxThreads).value_or(0));
+  const bool stats = !args.has("--no-stats");
+  const unsigned threads = unsigned(args.get_int("--threads", 1, kMaxThreads).value_or(0));
   std::vector<std::string> components(std::begin(kWeightComponents), std::end(kWeightComponents));
   if (auto only = args.get("--component")) {
     if (std::find(components.begin(), components.end(), *only) == components.end())
@@ -208,12 +146,17 @@ int cmd_inspect(const std::vector<std::string>& argv) {
 
   ModelDir model = ModelDir::open(args.require("--model"));
   print_configs(model);
+  if (stats)
+    std::printf("statistics on %u threads\n", threads ? threads : default_thread_count());
   std::vector<std::string> suspicious, broken;
-  for (const auto& c : components)
-    if (inspect_component(c, model, opt, suspicious)) broken.push_back(c);
+  for (const auto& c : components) {
+    ComponentInspection r = inspect_component(model, c, stats, threads);
+    print_component(r, suspicious);
+    if (r.broken()) broken.push_back(c);
+  }
 
   std::printf("\n== summary\n");
-  if (suspicious.empty()) std::printf("no suspicious tensors%s\n", opt.stats ? "" : " (values not scanned: --no-stats)");
+  if (suspicious.empty()) std::printf("no suspicious tensors%s\n", stats ? "" : " (values not scanned: --no-stats)");
   for (const auto& s : suspicious) std::printf("  %s\n", s.c_str());
   if (broken.empty()) {
     std::printf("healthy\n");
