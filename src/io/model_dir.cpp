@@ -2,7 +2,9 @@
 
 #include "core/error.h"
 #include "io/json_fields.h"
+#include "io/random_weights.h"
 #include "io/text_file.h"
+#include "io/weight_map.h"
 
 namespace qi {
 
@@ -55,6 +57,7 @@ ModelDir ModelDir::open(const fs::path& root) {
   if (!fs::is_directory(root, ec)) throw InputError("model directory " + root.string() + " does not exist");
   ModelDir dir;
   dir.root = root;
+  dir.tokenizer = root / "tokenizer";
   fs::path index_path = root / "model_index.json";
   dir.index = parse_model_index(read_text_file(index_path, "model index"), index_path.string());
   for (const auto& expected : kComponents)
@@ -77,6 +80,42 @@ ModelDir ModelDir::open(const fs::path& root) {
     throw InputError(where + "transformer joint_attention_dim " + std::to_string(t.joint_attention_dim) +
                      " differs from the text encoder's hidden_size " + std::to_string(dir.text_encoder.hidden_size));
   return dir;
+}
+
+ModelDir ModelDir::with_random_weights(const fs::path& tokenizer_dir, uint64_t seed) {
+  std::error_code ec;
+  if (!fs::is_directory(tokenizer_dir, ec)) throw InputError("tokenizer directory " + tokenizer_dir.string() + " does not exist");
+  ModelDir dir;
+  dir.root = "<random weights>";
+  dir.tokenizer = tokenizer_dir;
+  dir.random_weights_seed = seed;
+  // An empty VAE config takes AutoencoderKLQwenImage's defaults, which are the published values (with the
+  // latent statistics); the other structs' defaults are the published values already.
+  dir.vae = parse_vae_config_text("{}", "the published VAE config");
+  return dir;
+}
+
+// Random components get distinct seeds so that no two share values.
+enum RandomComponent : uint64_t { kRandomTransformer = 1, kRandomVae = 2, kRandomTextEncoder = 3 };
+
+TensorStore ModelDir::transformer_weights() const {
+  if (random_weights_seed)
+    return random_weights_store("random transformer", expected_transformer_tensors(transformer),
+                                *random_weights_seed * 4 + kRandomTransformer);
+  return TensorStore::open_dir(root / "transformer");
+}
+
+TensorStore ModelDir::vae_weights() const {
+  if (random_weights_seed)
+    return random_weights_store("random vae", expected_vae_tensors(vae, false), *random_weights_seed * 4 + kRandomVae);
+  return TensorStore::open_dir(root / "vae");
+}
+
+TensorStore ModelDir::text_encoder_weights() const {
+  if (random_weights_seed)
+    return random_weights_store("random text_encoder", expected_text_encoder_tensors(text_encoder, "model."),
+                                *random_weights_seed * 4 + kRandomTextEncoder);
+  return TensorStore::open_dir(root / "text_encoder");
 }
 
 }  // namespace qi

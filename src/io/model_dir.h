@@ -4,6 +4,7 @@
 #pragma once
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,13 +30,21 @@ struct ModelDir {
   TextEncoderConfig text_encoder;
   SchedulerConfig scheduler;
 
+  std::filesystem::path tokenizer;  // root/tokenizer unless given separately
+  // Set by with_random_weights(): the *_weights() accessors then serve random tensors of the configs'
+  // shapes, generated in memory.
+  std::optional<uint64_t> random_weights_seed;
+
   static ModelDir open(const std::filesystem::path& root);
+  // The published full-size configs (the struct defaults, spec §1) with random weights: runs and benchmarks
+  // the full model without its 57 GB of files. Only the tokenizer is read from disk.
+  static ModelDir with_random_weights(const std::filesystem::path& tokenizer_dir, uint64_t seed);
 
   std::filesystem::path component(const char* name) const { return root / name; }
-  std::filesystem::path tokenizer_dir() const { return root / "tokenizer"; }
-  TensorStore transformer_weights() const { return TensorStore::open_dir(root / "transformer"); }
-  TensorStore vae_weights() const { return TensorStore::open_dir(root / "vae"); }
-  TensorStore text_encoder_weights() const { return TensorStore::open_dir(root / "text_encoder"); }
+  std::filesystem::path tokenizer_dir() const { return tokenizer; }
+  TensorStore transformer_weights() const;
+  TensorStore vae_weights() const;
+  TensorStore text_encoder_weights() const;
 };
 
 }  // namespace qi

@@ -82,6 +82,14 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
+// One tensor held in host memory: written by write_safetensors, or served by TensorStore::from_memory.
+struct TensorToWrite {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  std::vector<uint8_t> data;  // numel·dtype_size bytes
+};
+
 // All tensors of one model component: a single file, or shards listed by a *.safetensors.index.json
 // (every index entry must point at an existing shard that really holds the tensor).
 class TensorStore {
@@ -91,6 +99,8 @@ class TensorStore {
   // must be unambiguous.
   static TensorStore open_dir(const std::filesystem::path& dir);
   static TensorStore open_file(const std::filesystem::path& file);
+  // Tensors held in memory (random weights for benchmarks); `location` names them in messages.
+  static TensorStore from_memory(const std::string& location, std::vector<TensorToWrite> tensors);
 
   bool has(const std::string& name) const;
   const TensorView& get(const std::string& name) const;  // InputError naming the key and directory
@@ -104,15 +114,13 @@ class TensorStore {
   std::filesystem::path location_;
   std::vector<std::shared_ptr<SafetensorsFile>> files_;
   std::map<std::string, const TensorView*> views_;
+  // from_memory(): the tensors' bytes and their views (shared so that copies of the store stay valid).
+  std::shared_ptr<const std::vector<TensorToWrite>> memory_data_;
+  std::shared_ptr<const std::map<std::string, TensorView>> memory_views_;
 };
 
 // Writes tensors (F32/F16/BF16/I32/U8) to a .safetensors file atomically (temporary file, then rename).
-struct TensorToWrite {
-  std::string name;
-  DType dtype;
-  Shape shape;
-  std::vector<uint8_t> data;  // numel·dtype_size bytes
-};
+
 void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 

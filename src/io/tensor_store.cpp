@@ -143,4 +143,28 @@ uint64_t TensorStore::total_bytes() const {
   return total;
 }
 
+TensorStore TensorStore::from_memory(const std::string& location, std::vector<TensorToWrite> tensors) {
+  TensorStore store;
+  store.location_ = location;
+  auto data = std::make_shared<std::vector<TensorToWrite>>(std::move(tensors));
+  auto views = std::make_shared<std::map<std::string, TensorView>>();
+  for (const TensorToWrite& t : *data) {
+    if (t.data.size() != size_t(shape_numel(t.shape)) * dtype_size(t.dtype))
+      throw InputError(location + ": in-memory tensor " + t.name + " " + shape_str(t.shape) + " holds " +
+                       std::to_string(t.data.size()) + " bytes");
+    TensorView v;
+    v.name = t.name;
+    v.dtype = t.dtype;
+    v.shape = t.shape;
+    v.data = t.data.data();
+    v.bytes = t.data.size();
+    v.file = location;
+    if (!views->emplace(t.name, std::move(v)).second) throw InputError(location + ": tensor " + t.name + " given twice");
+  }
+  for (const auto& [name, view] : *views) store.views_[name] = &view;
+  store.memory_data_ = std::move(data);
+  store.memory_views_ = std::move(views);
+  return store;
+}
+
 }  // namespace qi

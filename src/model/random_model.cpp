@@ -4,9 +4,9 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "core/error.h"
+#include "io/random_weights.h"
 #include "io/safetensors.h"
 #include "io/weight_map.h"
 
@@ -17,44 +17,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;
 
-// Spread of the random values: weights ~ N(0, 1/fan_in) keep activations O(1) through the layers; norm
-// weights are 1 + small noise; biases small. The exact values only need to be non-degenerate.
-constexpr double kNormWeightJitter = 0.1;
-constexpr double kBiasStd = 0.02;
-constexpr double kEmbeddingStd = 1.0;
 // Tensors per shard file in the sharded components (so the index files have several shards).
 constexpr size_t kShards = 2;
-
-class RandomTensors {
- public:
-  explicit RandomTensors(uint64_t seed) : rng_(seed) {}
-
-  TensorToWrite make(const std::string& key, const Shape& shape) {
-    TensorToWrite t{key, DType::BF16, shape, std::vector<uint8_t>(size_t(shape_numel(shape)) * 2)};
-    const bool is_bias = ends_with(key, ".bias");
-    const bool is_norm = ends_with(key, "norm.weight") || ends_with(key, ".gamma") || ends_with(key, "layernorm.weight");
-    const bool is_embedding = ends_with(key, "embed_tokens.weight");
-    int64_t fan_in = 1;
-    for (size_t i = 1; i < shape.size(); ++i) fan_in *= shape[i];
-    const double std = is_bias ? kBiasStd
-                       : is_norm ? kNormWeightJitter
-                       : is_embedding ? kEmbeddingStd
-                                      : 1.0 / std::sqrt(double(std::max<int64_t>(fan_in, 1)));
-    std::normal_distribution<double> normal(0.0, std);
-    for (int64_t i = 0; i < shape_numel(shape); ++i) {
-      const double v = (is_norm ? 1.0 : 0.0) + normal(rng_);
-      const uint16_t h = f32_to_bf16(float(v));
-      std::memcpy(&t.data[size_t(i) * 2], &h, 2);
-    }
-    return t;
-  }
-
- private:
-  static bool ends_with(const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-  }
-  std::mt19937_64 rng_;
-};
+// Shapes of the stand-ins for the tensors the loader must ignore.
+const Shape kVisionStandInShape = {16, 3, 2, 14, 14};
 
 void write_json(const fs::path& path, const ordered_json& j) {
   std::ofstream out(path);
@@ -85,12 +51,6 @@ void write_component(const fs::path& dir, const std::string& stem, std::vector<T
   }
   write_json(dir / (stem + ".safetensors.index.json"),
              ordered_json{{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}});
-}
-
-std::vector<TensorToWrite> random_tensors(RandomTensors& rng, const std::vector<ExpectedTensor>& expected) {
-  std::vector<TensorToWrite> out;
-  for (const auto& e : expected) out.push_back(rng.make(e.key, e.shape));
-  return out;
 }
 
 }  // namespace
@@ -126,7 +86,6 @@ void write_random_model(const RandomModelSpec& spec, const fs::path& out, const 
   if (!fs::is_regular_file(tokenizer_json))
     throw InputError("tokenizer file " + tokenizer_json.string() + " not found");
   fs::create_directories(out);
-  RandomTensors rng(spec.seed);
 
   write_json(out / "model_index.json",
              ordered_json{{"_class_name", "QwenImagePipeline"},
@@ -152,7 +111,7 @@ void write_random_model(const RandomModelSpec& spec, const fs::path& out, const 
                           {"patch_size", t.patch_size},
                           {"pooled_projection_dim", 768}});
   write_component(out / "transformer", "diffusion_pytorch_model",
-                  random_tensors(rng, expected_transformer_tensors(t)), true);
+                  random_weights(expected_transformer_tensors(t), spec.seed), true);
 
   const TextEncoderConfig& te = spec.text_encoder;
   fs::create_directories(out / "text_encoder");
@@ -171,9 +130,11 @@ void write_random_model(const RandomModelSpec& spec, const fs::path& out, const 
                           {"hidden_act", "silu"},
                           {"torch_dtype", "bfloat16"},
                           {"vision_config", {{"hidden_size", 16}, {"depth", 1}}}});
-  std::vector<TensorToWrite> te_tensors = random_tensors(rng, expected_text_encoder_tensors(te, "model."));
-  te_tensors.push_back(rng.make("lm_head.weight", {te.vocab_size, te.hidden_size}));
-  te_tensors.push_back(rng.make("visual.patch_embed.proj.weight", {16, 3, 2, 14, 14}));
+  // lm_head and a vision-tower tensor, as the published files hold: the loader must skip both.
+  std::vector<ExpectedTensor> te_expected = expected_text_encoder_tensors(te, "model.");
+  te_expected.push_back({"lm_head.weight", {te.vocab_size, te.hidden_size}});
+  te_expected.push_back({"visual.patch_embed.proj.weight", kVisionStandInShape});
+  std::vector<TensorToWrite> te_tensors = random_weights(te_expected, spec.seed + 1);
   write_component(out / "text_encoder", "model", std::move(te_tensors), true);
 
   const VaeConfig& v = spec.vae;
@@ -190,7 +151,7 @@ void write_random_model(const RandomModelSpec& spec, const fs::path& out, const 
                           {"num_res_blocks", v.num_res_blocks},
                           {"temperal_downsample", tds},
                           {"z_dim", v.z_dim}});
-  write_component(out / "vae", "diffusion_pytorch_model", random_tensors(rng, expected_vae_tensors(v, true)), false);
+  write_component(out / "vae", "diffusion_pytorch_model", random_weights(expected_vae_tensors(v, true), spec.seed + 2), false);
 
   const SchedulerConfig& sc = spec.scheduler;
   fs::create_directories(out / "scheduler");
