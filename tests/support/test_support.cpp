@@ -12,7 +12,7 @@ namespace qi::test {
 
 std::filesystem::path shared_dir() {
   if (const char* env = std::getenv("QI_SHARED_DIR"); env && *env) return env;
-  return std::filesystem::path(QI_SOURCE_DIR_FALLBACK) / ".." / "shared";
+  return QI_SHARED_DIR_DEFAULT;
 }
 
 std::filesystem::path tiny_a_dir() { return shared_dir() / "fixtures" / "tiny-a"; }
