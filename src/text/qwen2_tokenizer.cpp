@@ -22,6 +22,11 @@ std::unique_ptr<Qwen2Tokenizer> Qwen2Tokenizer::load(const std::filesystem::path
   return from_definition(text::read_tokenizer_dir(dir));
 }
 
+std::unique_ptr<Qwen2Tokenizer> Qwen2Tokenizer::load_from_model(const std::filesystem::path& model_dir) {
+  // The diffusers layout keeps the tokenizer in its own component folder.
+  return load(model_dir / "tokenizer");
+}
+
 std::unique_ptr<Qwen2Tokenizer> Qwen2Tokenizer::from_definition(text::TokenizerDefinition definition) {
   return std::unique_ptr<Qwen2Tokenizer>(new Qwen2Tokenizer(std::move(definition)));
 }

@@ -29,6 +29,8 @@ class Qwen2Tokenizer {
   // Reads dir/tokenizer.json, or dir/vocab.json + merges.txt (+ added_tokens.json, tokenizer_config.json).
   // InputError naming the file on anything missing, malformed or inconsistent.
   static std::unique_ptr<Qwen2Tokenizer> load(const std::filesystem::path& dir);
+  // The tokenizer of a diffusers model directory: model_dir/tokenizer.
+  static std::unique_ptr<Qwen2Tokenizer> load_from_model(const std::filesystem::path& model_dir);
   static std::unique_ptr<Qwen2Tokenizer> from_definition(text::TokenizerDefinition definition);
 
   Qwen2Tokenizer(const Qwen2Tokenizer&) = delete;
