@@ -2,41 +2,22 @@
 // the templated prompts of the tiny-a reference generation.
 #include <gtest/gtest.h>
 
-#include <fstream>
+#include <algorithm>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "support/test_support.h"
+#include "text/text_fixtures.h"
 #include "text/prompt_template.h"
 #include "text/qwen2_tokenizer.h"
 
 namespace qi {
 namespace {
 
-std::filesystem::path fixture_tokenizer_dir() { return test::tiny_a_dir() / "model" / "tokenizer"; }
-
-const Qwen2Tokenizer& fixture_tokenizer() {
-  static const std::unique_ptr<Qwen2Tokenizer> tokenizer = Qwen2Tokenizer::load(fixture_tokenizer_dir());
-  return *tokenizer;
-}
-
-struct TokenizerCase {
-  std::string text;
-  std::vector<int32_t> ids;
-};
-
-std::vector<TokenizerCase> read_cases() {
-  std::ifstream in(test::shared_dir() / "fixtures" / "tokenizer_cases.jsonl");
-  std::vector<TokenizerCase> cases;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    const auto j = nlohmann::json::parse(line);
-    cases.push_back({j.at("text").get<std::string>(), j.at("ids").get<std::vector<int32_t>>()});
-  }
-  return cases;
-}
+using test::fixture_tokenizer;
 
 std::vector<int32_t> reference_ids(const std::string& name) {
   const test::ReferenceTensor t = test::reference_tensor(name);
@@ -46,10 +27,8 @@ std::vector<int32_t> reference_ids(const std::string& name) {
 }
 
 TEST(TokenizerCases, AllHuggingFaceCasesGiveIdenticalIds) {
-  const std::vector<TokenizerCase> cases = read_cases();
-  // The fixture file holds exactly this many lines; fewer would mean it was not found or was cut short.
-  constexpr size_t kFixtureCases = 400;
-  ASSERT_EQ(cases.size(), kFixtureCases);
+  const std::vector<test::TokenizerCase> cases = test::tokenizer_cases();
+  ASSERT_EQ(cases.size(), test::kTokenizerCaseCount);
   size_t failures = 0;
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::vector<int32_t> ids = fixture_tokenizer().encode(cases[i].text);
@@ -82,6 +61,31 @@ TEST(TokenizerCases, TheFirst34TokensAreTheTemplatePrefix) {
   ASSERT_EQ(suffix.size(), 5u);
   const std::vector<int32_t> ids = encode_prompt(fixture_tokenizer(), "x");
   EXPECT_TRUE(std::equal(suffix.begin(), suffix.end(), ids.end() - 5));
+}
+
+TEST(TokenizerCases, ConcurrentEncodingGivesTheSameIds) {
+  // Threads share one tokenizer (and its BPE cache); each must still get exactly the reference ids.
+  const std::vector<test::TokenizerCase> cases = test::tokenizer_cases();
+  constexpr int kThreads = 4;
+  std::vector<int> mismatches(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      // Each thread walks the cases from a different starting point, so cache fills and reads interleave.
+      for (size_t k = 0; k < cases.size(); ++k) {
+        const auto& c = cases[(k + size_t(t) * cases.size() / kThreads) % cases.size()];
+        if (fixture_tokenizer().encode(c.text) != c.ids) ++mismatches[size_t(t)];
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[size_t(t)], 0) << "thread " << t;
+}
+
+TEST(TokenizerCases, RepeatedEncodingIsStable) {
+  // The second run reads the BPE cache the first one filled.
+  const std::string text = "Cached pieces: the same ids twice, 東京 included.";
+  const auto first = fixture_tokenizer().encode(text);
+  EXPECT_EQ(fixture_tokenizer().encode(text), first);
 }
 
 }  // namespace

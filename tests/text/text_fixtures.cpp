@@ -1,0 +1,53 @@
+#include "text/text_fixtures.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "support/test_support.h"
+
+namespace qi::test {
+
+std::filesystem::path fixture_tokenizer_dir() { return tiny_a_dir() / "model" / "tokenizer"; }
+
+const Qwen2Tokenizer& fixture_tokenizer() {
+  static const std::unique_ptr<Qwen2Tokenizer> tokenizer = Qwen2Tokenizer::load(fixture_tokenizer_dir());
+  return *tokenizer;
+}
+
+std::vector<TokenizerCase> tokenizer_cases() {
+  const auto path = shared_dir() / "fixtures" / "tokenizer_cases.jsonl";
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open " + path.string());
+  std::vector<TokenizerCase> cases;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const auto j = nlohmann::json::parse(line);
+    cases.push_back({j.at("text").get<std::string>(), j.at("ids").get<std::vector<int32_t>>()});
+  }
+  return cases;
+}
+
+ScratchDir::ScratchDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "qi-text-test-XXXXXX").string();
+  if (!mkdtemp(pattern.data())) throw std::runtime_error("cannot create a scratch directory");
+  path_ = pattern;
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::filesystem::path ScratchDir::write(const std::string& name, const std::string& contents) const {
+  const auto file = path_ / name;
+  std::ofstream out(file, std::ios::binary);
+  out << contents;
+  if (!out) throw std::runtime_error("cannot write " + file.string());
+  return file;
+}
+
+}  // namespace qi::test
