@@ -1,2 +1,41 @@
-# Shader variants compiled into the binary (see cmake/Shaders.cmake for qi_shader()).
+# Shader variants compiled into the binary (see cmake/Shaders.cmake for qi_shader()). Names are
+# <op>[_<implementation>][_<weight format>]; the dispatch code in src/backend/vulkan/vk_<op>.cpp builds them.
+
+# Element-wise, norms, layout, embedding, image, guidance.
 qi_shader(NAME scale SOURCE scale.comp)
+qi_shader(NAME unary SOURCE unary.comp)
+qi_shader(NAME binary SOURCE binary.comp)
+qi_shader(NAME rms_norm SOURCE rms_norm.comp)
+qi_shader(NAME layer_norm_modulate SOURCE layer_norm_modulate.comp)
+qi_shader(NAME channel_rms_norm SOURCE channel_rms_norm.comp)
+qi_shader(NAME rope SOURCE rope.comp)
+qi_shader(NAME upsample_nearest2x SOURCE upsample_nearest2x.comp)
+qi_shader(NAME concat SOURCE concat.comp)
+qi_shader(NAME slice SOURCE slice.comp)
+qi_shader(NAME transpose SOURCE transpose.comp)
+qi_shader(NAME pack_patches SOURCE patches.comp DEFINES PACK=1)
+qi_shader(NAME unpack_patches SOURCE patches.comp)
+qi_shader(NAME timestep_embedding SOURCE timestep_embedding.comp)
+qi_shader(NAME to_rgb8 SOURCE to_rgb8.comp)
+qi_shader(NAME guided_euler_step SOURCE guided_euler_step.comp)
+
+# matmul: scalar tiled GEMM per weight format.
+foreach(w f32 f16 bf16)
+  string(TOUPPER ${w} W)
+  qi_shader(NAME matmul_scalar_${w} SOURCE matmul.comp DEFINES W_${W}=1)
+  qi_shader(NAME conv3d_scalar_${w} SOURCE conv3d.comp DEFINES W_${W}=1)
+endforeach()
+
+# attention: scalar flash attention per head-dimension class (D_MAX), with query rows (BR) and keys per tile
+# (BC) sized so the tiles fit 32 KiB of shared memory.
+qi_shader(NAME attention_scalar_d64 SOURCE attention.comp DEFINES D_MAX=64u BR=32u BC=32u)
+qi_shader(NAME attention_scalar_d128 SOURCE attention.comp DEFINES D_MAX=128u BR=16u BC=32u)
+qi_shader(NAME attention_scalar_d384 SOURCE attention.comp DEFINES D_MAX=384u BR=8u BC=8u)
+
+# matmul on tensor cores (NVIDIA): fp16 operands with per-row power-of-two activation scales, fp32 accumulation.
+qi_shader(NAME matmul_row_scale SOURCE matmul_row_scale.comp)
+foreach(w f32 f16 bf16)
+  string(TOUPPER ${w} W)
+  qi_shader(NAME matmul_coopmat_nv_${w} SOURCE matmul_coopmat_nv.comp DEFINES W_${W}=1
+            REQUIRES GL_NV_cooperative_matrix)
+endforeach()

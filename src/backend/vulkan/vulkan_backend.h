@@ -25,6 +25,7 @@ struct VulkanDeviceInfo {
   std::string name;
   std::string type;  // "discrete", "integrated", "cpu", ...
   std::string driver;
+  std::string api_version;  // "1.3.230"
   uint64_t device_local_bytes = 0;
   uint64_t max_allocation_bytes = 0;
   uint64_t max_storage_buffer_range = 0;
@@ -32,6 +33,8 @@ struct VulkanDeviceInfo {
   uint32_t subgroup_size = 0;
   bool host_visible_device_local = false;  // zero-copy uploads
   std::vector<std::string> features;       // fp16, int8, nv_coopmat, khr_coopmat, ...
+  std::vector<std::string> memory_heaps;   // "81559.0 MiB device-local", ...
+  std::vector<std::string> coopmat_shapes; // "nv 16x16x16 f16*f16+f32->f32", ...
 };
 
 // Lists devices without creating one. Empty when there is no Vulkan loader/driver.

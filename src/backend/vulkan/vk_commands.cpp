@@ -1,0 +1,184 @@
+#include "backend/vulkan/vk_commands.h"
+
+#include "core/error.h"
+
+namespace qi::vk {
+namespace {
+
+// Batches that may execute while the next one records: enough to keep the GPU busy, few enough to bound the
+// memory kept alive by in-flight staging copies.
+constexpr size_t kBatchesInFlight = 3;
+// Commands per command buffer: bounds one submission (and the per-batch timestamp pool).
+constexpr uint32_t kMaxCommandsPerBatch = 512;
+// Timestamps per command (before and after).
+constexpr uint32_t kQueriesPerCommand = 2;
+// Tracked ranges since the last barrier above which a barrier is inserted anyway: keeps the overlap test cheap.
+constexpr size_t kMaxPendingRanges = 256;
+
+constexpr VkPipelineStageFlags kWorkStages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+constexpr VkAccessFlags kWorkWrites = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+constexpr VkAccessFlags kWorkAccess =
+    VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+
+}  // namespace
+
+CommandStream::CommandStream(const Device& device, Allocator& allocator)
+    : device_(device), allocator_(allocator), batches_(kBatchesInFlight) {
+  VkDevice dev = device_.handle();
+  for (Batch& b : batches_) {
+    VkCommandPoolCreateInfo pinfo{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+    pinfo.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
+    pinfo.queueFamilyIndex = uint32_t(device_.caps().compute_queue_family);
+    check(vkCreateCommandPool(dev, &pinfo, nullptr, &b.pool), "vkCreateCommandPool");
+    VkCommandBufferAllocateInfo ainfo{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    ainfo.commandPool = b.pool;
+    ainfo.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ainfo.commandBufferCount = 1;
+    check(vkAllocateCommandBuffers(dev, &ainfo, &b.cb), "vkAllocateCommandBuffers");
+    VkFenceCreateInfo finfo{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    check(vkCreateFence(dev, &finfo, nullptr, &b.fence), "vkCreateFence");
+  }
+}
+
+CommandStream::~CommandStream() {
+  try {
+    wait_idle();
+  } catch (const std::exception&) {
+    // Device lost during teardown: nothing left to wait for.
+  }
+  VkDevice dev = device_.handle();
+  for (Batch& b : batches_) {
+    for (const Allocation& a : b.staging) allocator_.free(a, 0);
+    if (b.queries) vkDestroyQueryPool(dev, b.queries, nullptr);
+    vkDestroyFence(dev, b.fence, nullptr);
+    vkDestroyCommandPool(dev, b.pool, nullptr);
+  }
+}
+
+void CommandStream::begin_batch(Batch& b) {
+  check(vkResetCommandPool(device_.handle(), b.pool, 0), "vkResetCommandPool");
+  VkCommandBufferBeginInfo info{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  info.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  check(vkBeginCommandBuffer(b.cb, &info), "vkBeginCommandBuffer");
+  b.serial = next_serial_;
+  b.recording = true;
+  b.commands = 0;
+  b.timed_ops.clear();
+  b.timed = profiling_ && device_.caps().timestamp_period_ns > 0;
+  if (b.timed) {
+    if (!b.queries) {
+      VkQueryPoolCreateInfo q{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+      q.queryType = VK_QUERY_TYPE_TIMESTAMP;
+      q.queryCount = kMaxCommandsPerBatch * kQueriesPerCommand;
+      check(vkCreateQueryPool(device_.handle(), &q, nullptr, &b.queries), "vkCreateQueryPool");
+    }
+    vkCmdResetQueryPool(b.cb, b.queries, 0, kMaxCommandsPerBatch * kQueriesPerCommand);
+  }
+}
+
+void CommandStream::record_barrier(VkCommandBuffer cb) {
+  VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  barrier.srcAccessMask = kWorkWrites;
+  barrier.dstAccessMask = kWorkAccess;
+  vkCmdPipelineBarrier(cb, kWorkStages, kWorkStages, 0, 1, &barrier, 0, nullptr, 0, nullptr);
+  hazards_.clear();
+  ++barriers_;
+}
+
+VkCommandBuffer CommandStream::begin_command(std::span<const BufferRange> reads, std::span<const BufferRange> writes,
+                                             std::string_view op) {
+  if (current().recording && current().commands >= kMaxCommandsPerBatch) submit();
+  Batch& b = current();
+  if (!b.recording) begin_batch(b);
+  // A barrier at the start of a batch also orders it after earlier batches (submission order).
+  if (hazards_.conflicts(reads, writes) || hazards_.pending_ranges() > kMaxPendingRanges) record_barrier(b.cb);
+  hazards_.add(reads, writes);
+  if (b.timed) {
+    vkCmdWriteTimestamp(b.cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, b.queries,
+                        uint32_t(b.timed_ops.size()) * kQueriesPerCommand);
+    b.timed_ops.emplace_back(op);
+  }
+  return b.cb;
+}
+
+void CommandStream::end_command() {
+  Batch& b = current();
+  if (b.timed)
+    vkCmdWriteTimestamp(b.cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, b.queries,
+                        uint32_t(b.timed_ops.size() - 1) * kQueriesPerCommand + 1);
+  ++b.commands;
+  ++commands_;
+}
+
+void CommandStream::submit() {
+  Batch& b = current();
+  if (!b.recording) return;
+  // Makes this batch's writes visible to host reads through mapped memory once its fence has signalled.
+  VkMemoryBarrier to_host{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  to_host.srcAccessMask = kWorkWrites;
+  to_host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+  vkCmdPipelineBarrier(b.cb, kWorkStages, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, nullptr, 0, nullptr);
+  check(vkEndCommandBuffer(b.cb), "vkEndCommandBuffer");
+  VkSubmitInfo info{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  info.commandBufferCount = 1;
+  info.pCommandBuffers = &b.cb;
+  check(vkResetFences(device_.handle(), 1, &b.fence), "vkResetFences");
+  check(vkQueueSubmit(device_.queue(), 1, &info, b.fence), "vkQueueSubmit");
+  b.recording = false;
+  b.in_flight = true;
+  ++next_serial_;
+  ++submissions_;
+  current_ = (current_ + 1) % batches_.size();
+  if (current().in_flight) retire(current());
+}
+
+void CommandStream::retire(Batch& b) {
+  if (!b.in_flight) return;
+  // UINT64_MAX: a hang shows up as VK_ERROR_DEVICE_LOST from the driver, not as a timeout here.
+  check(vkWaitForFences(device_.handle(), 1, &b.fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
+  b.in_flight = false;
+  if (!b.timed_ops.empty() && b.queries) {
+    std::vector<uint64_t> stamps(b.timed_ops.size() * 2);
+    check(vkGetQueryPoolResults(device_.handle(), b.queries, 0, uint32_t(stamps.size()),
+                                stamps.size() * sizeof(uint64_t), stamps.data(), sizeof(uint64_t),
+                                VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+          "vkGetQueryPoolResults");
+    const double ns_per_tick = device_.caps().timestamp_period_ns;
+    for (size_t i = 0; i < b.timed_ops.size(); ++i) {
+      auto it = timings_.find(b.timed_ops[i]);
+      if (it == timings_.end())
+        it = timings_.emplace(b.timed_ops[i], OpTiming{b.timed_ops[i], 0, 0}).first;
+      ++it->second.count;
+      it->second.total_ms += double(stamps[2 * i + 1] - stamps[2 * i]) * ns_per_tick * 1e-6;
+    }
+    b.timed_ops.clear();
+  }
+  for (const Allocation& a : b.staging) allocator_.free(a, b.serial);
+  b.staging.clear();
+  if (b.serial > completed_serial_) completed_serial_ = b.serial;
+}
+
+void CommandStream::wait_idle() {
+  submit();
+  // Retire in submission order, oldest first.
+  for (size_t i = 0; i < batches_.size(); ++i) retire(batches_[(current_ + i) % batches_.size()]);
+  // Everything recorded so far has completed: no later command can conflict with it.
+  hazards_.clear();
+}
+
+void CommandStream::release_after_completion(Allocation staging) { current().staging.push_back(staging); }
+
+void CommandStream::set_profiling(bool on) {
+  if (on == profiling_) return;
+  submit();  // a batch is timed entirely or not at all
+  if (on) timings_.clear();
+  profiling_ = on;
+}
+
+std::vector<OpTiming> CommandStream::timings() const {
+  std::vector<OpTiming> out;
+  for (const auto& [name, t] : timings_) out.push_back(t);
+  return out;
+}
+
+}  // namespace qi::vk

@@ -1,0 +1,84 @@
+// Command recording and submission. Commands (dispatches, copies, fills) are recorded into the current
+// batch's command buffer; the hazard tracker inserts a barrier only where a command depends on earlier
+// unsynchronised work. A batch is submitted (without waiting) when it is full, at the end of a stage and on
+// flush; up to kBatchesInFlight batches run while the next one records. With profiling on, every command is
+// bracketed by timestamps and its device time is added to its op's total when its batch completes.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backend/vulkan/vk_hazards.h"
+#include "backend/vulkan/vk_memory.h"
+#include "ops/backend.h"
+
+namespace qi::vk {
+
+class CommandStream {
+ public:
+  CommandStream(const Device& device, Allocator& allocator);
+  ~CommandStream();
+  CommandStream(const CommandStream&) = delete;
+  CommandStream& operator=(const CommandStream&) = delete;
+
+  // Starts one command accessing these ranges: returns the command buffer to record it into, after any
+  // barrier it needs and its start timestamp. Must be followed by end_command().
+  VkCommandBuffer begin_command(std::span<const BufferRange> reads, std::span<const BufferRange> writes,
+                                std::string_view op);
+  void end_command();
+
+  // Submits the recorded batch (no wait).
+  void submit();
+  // Submits and waits until every batch has completed.
+  void wait_idle();
+
+  // The batch being recorded: anything that touches a range now is done once this serial has completed.
+  uint64_t recording_serial() const { return next_serial_; }
+  uint64_t completed_serial() const { return completed_serial_; }
+  // Frees a staging range once the batch being recorded has completed.
+  void release_after_completion(Allocation staging);
+
+  void set_profiling(bool on);
+  std::vector<OpTiming> timings() const;
+
+  // Counters (tests use them to check the hazard tracker and the batching).
+  uint64_t barriers_recorded() const { return barriers_; }
+  uint64_t commands_recorded() const { return commands_; }
+  uint64_t submissions() const { return submissions_; }
+
+ private:
+  struct Batch {
+    VkCommandPool pool = VK_NULL_HANDLE;
+    VkCommandBuffer cb = VK_NULL_HANDLE;
+    VkFence fence = VK_NULL_HANDLE;
+    VkQueryPool queries = VK_NULL_HANDLE;
+    uint64_t serial = 0;
+    bool recording = false;
+    bool in_flight = false;
+    bool timed = false;  // timestamps recorded (profiling was on when the batch began)
+    uint32_t commands = 0;
+    std::vector<std::string> timed_ops;  // op of each timestamp pair
+    std::vector<Allocation> staging;     // freed on completion
+  };
+
+  Batch& current() { return batches_[current_]; }
+  void begin_batch(Batch& b);
+  void retire(Batch& b);  // waits for b's fence, collects timestamps, frees staging
+  void record_barrier(VkCommandBuffer cb);
+
+  const Device& device_;
+  Allocator& allocator_;
+  std::vector<Batch> batches_;
+  size_t current_ = 0;
+  HazardTracker hazards_;
+  uint64_t next_serial_ = 1;
+  uint64_t completed_serial_ = 0;
+  bool profiling_ = false;
+  std::map<std::string, OpTiming, std::less<>> timings_;
+  uint64_t barriers_ = 0, commands_ = 0, submissions_ = 0;
+};
+
+}  // namespace qi::vk

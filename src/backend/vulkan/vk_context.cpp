@@ -1,0 +1,203 @@
+#include "backend/vulkan/vk_context.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace qi::vk {
+namespace {
+
+// Uploads through staging memory go in chunks of this size; once this much is in flight the stream waits,
+// which bounds the staging memory a multi-gigabyte weight upload holds.
+constexpr uint64_t kStagingChunkBytes = 64 * kMiB;
+constexpr uint64_t kMaxStagingInFlight = 256 * kMiB;
+// Size of the buffer bound for absent optional inputs (any shader reads at most its first element).
+constexpr uint64_t kDummyBytes = 16;
+// Every binding is a whole number of 32-bit words: shaders read 16- and 8-bit data as packed words.
+constexpr uint64_t kBindingGranule = 4;
+
+}  // namespace
+
+Grid linear_grid(uint64_t groups) {
+  if (groups == 0) return Grid{0, 1, 1};
+  if (groups <= kMaxGridDim) return Grid{uint32_t(groups), 1, 1};
+  uint64_t rows = ceil_div(groups, kMaxGridDim);
+  if (rows > kMaxGridDim) throw RuntimeFailure("dispatch of " + std::to_string(groups) + " workgroups is too large");
+  return Grid{kMaxGridDim, uint32_t(rows), 1};
+}
+
+VulkanStorage::VulkanStorage(std::shared_ptr<Context> ctx, Allocation allocation, size_t bytes, Backend* owner)
+    : ctx_(std::move(ctx)), allocation_(allocation), bytes_(bytes), owner_(owner) {}
+
+VulkanStorage::~VulkanStorage() { ctx_->allocator().free(allocation_, ctx_->stream().recording_serial()); }
+
+std::shared_ptr<Context> Context::create(const VulkanOptions& options, Backend* owner) {
+  std::shared_ptr<Context> ctx(new Context());
+  ctx->self_ = ctx;
+  ctx->owner_ = owner;
+  ctx->instance_ = std::make_unique<Instance>(options.validation || validation_requested_by_env());
+  std::vector<DeviceCaps> all;
+  for (VkPhysicalDevice p : ctx->instance_->physical_devices()) all.push_back(query_device_caps(ctx->instance_->handle(), p));
+  const size_t index = choose_device(all, options.device);
+  const DeviceCaps& c = all[index];
+  if (options.verbose)
+    log_info("vulkan: device " + std::to_string(index) + ": " + c.name + " (" + c.type + ", " + c.driver + "); " +
+             mib(c.device_local_bytes) + " device memory, max allocation " + mib(c.max_allocation) +
+             ", max storage buffer " + mib(c.max_storage_buffer_range) + ", " +
+             std::to_string(c.max_shared_memory / 1024) + " KiB shared memory, subgroup " +
+             std::to_string(c.subgroup_size) + ", fp16 " + (c.fp16 ? "yes" : "no") + ", NV coopmat " +
+             (c.nv_coopmat ? "yes" : "no") + ", uploads " + (c.memory_types.zero_copy >= 0 ? "zero-copy" : "staged"));
+  ctx->device_ = std::make_unique<Device>(c);
+  ctx->allocator_ = std::make_unique<Allocator>(*ctx->device_);
+  std::string cache = options.pipeline_cache_path.empty() ? default_pipeline_cache_path(c) : options.pipeline_cache_path;
+  ctx->pipelines_ = std::make_unique<PipelineRegistry>(*ctx->device_, cache);
+  ctx->stream_ = std::make_unique<CommandStream>(*ctx->device_, *ctx->allocator_);
+  Context* raw = ctx.get();
+  ctx->allocator_->set_idle_wait([raw] { raw->stream_->wait_idle(); });
+
+  ctx->dummy_ = ctx->allocator_->allocate(kDummyBytes, Arena::Weights);
+  BufferRange dummy{ctx->dummy_.buffer(), ctx->dummy_.offset, kDummyBytes};
+  VkCommandBuffer cb = ctx->stream_->begin_command({}, {&dummy, 1}, "init");
+  vkCmdFillBuffer(cb, dummy.buffer, dummy.offset, dummy.size, 0);
+  ctx->stream_->end_command();
+  return ctx;
+}
+
+Context::~Context() {
+  if (stream_) {
+    try {
+      stream_->wait_idle();
+    } catch (const std::exception& e) {
+      log_warn(std::string("vulkan teardown: ") + e.what());
+    }
+  }
+  if (allocator_) allocator_->free(dummy_, 0);
+  stream_.reset();     // waits, frees staging
+  pipelines_.reset();  // saves the pipeline cache
+  allocator_.reset();
+  device_.reset();
+  instance_.reset();
+}
+
+Tensor Context::alloc(const Shape& shape, DType dtype, Arena arena, bool poison) {
+  for (int64_t d : shape)
+    if (d < 0) throw RuntimeFailure("vulkan: negative dimension in " + shape_str(shape));
+  const uint64_t bytes = uint64_t(shape_numel(shape)) * dtype_size(dtype);
+  const uint64_t bound = round_up(std::max<uint64_t>(bytes, kBindingGranule), kBindingGranule);
+  if (bound > caps().max_storage_buffer_range)
+    throw RuntimeFailure("tensor " + std::string(dtype_name(dtype)) + shape_str(shape) + " needs " + mib(bytes) +
+                         ", more than this device's maxStorageBufferRange (" + mib(caps().max_storage_buffer_range) +
+                         "): a shader cannot bind it");
+  Allocation a = allocator_->allocate(bound, arena);
+  Tensor t(std::make_shared<VulkanStorage>(self_.lock(), a, size_t(bytes), owner_), shape, dtype);
+  // Every byte 0xFF: a NaN in F32, F16 and BF16 alike (and the CPU backend's poison for I32/U8).
+  constexpr uint32_t kPoisonWord = 0xFFFFFFFFu;
+  if (poison && poison_) fill(t, kPoisonWord, "poison");
+  return t;
+}
+
+const VulkanStorage& Context::storage(const Tensor& t, std::string_view op, std::string_view what) const {
+  if (!t.defined()) throw RuntimeFailure(std::string(op) + ": " + std::string(what) + " is undefined");
+  auto* s = dynamic_cast<const VulkanStorage*>(t.storage());
+  if (!s || s->backend() != owner_)
+    throw RuntimeFailure(std::string(op) + ": " + std::string(what) + " " + t.describe() +
+                         " does not belong to this Vulkan backend");
+  return *s;
+}
+
+BufferRange Context::range(const Tensor* t, std::string_view op) const {
+  if (!t || !t->defined()) return BufferRange{dummy_.buffer(), dummy_.offset, kDummyBytes};
+  const Allocation& a = storage(*t, op, "argument").allocation();
+  return BufferRange{a.buffer(), a.offset, round_up(std::max<uint64_t>(t->bytes(), kBindingGranule), kBindingGranule)};
+}
+
+void Context::fill(const Tensor& t, uint32_t word, std::string_view op) {
+  BufferRange r = range(&t, op);
+  VkCommandBuffer cb = stream_->begin_command({}, {&r, 1}, op);
+  vkCmdFillBuffer(cb, r.buffer, r.offset, r.size, word);
+  stream_->end_command();
+}
+
+void Context::upload(const Tensor& dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  const Allocation& a = storage(dst, "upload", "destination").allocation();
+  if (bytes > dst.bytes()) throw std::logic_error("vulkan upload larger than its tensor");
+  // Zero-copy: write through the mapping unless the range's previous owner may still be in use on the GPU.
+  if (a.mapped() && stream_->completed_serial() >= a.reuse_serial) {
+    std::memcpy(a.mapped(), src, bytes);
+    return;
+  }
+  const auto* p = static_cast<const uint8_t*>(src);
+  for (uint64_t off = 0; off < bytes; off += kStagingChunkBytes) {
+    const uint64_t n = std::min<uint64_t>(kStagingChunkBytes, bytes - off);
+    if (staged_since_wait_ + n > kMaxStagingInFlight) {
+      stream_->wait_idle();
+      staged_since_wait_ = 0;
+    }
+    Allocation st = allocator_->allocate(n, Arena::Staging);
+    std::memcpy(st.mapped(), p + off, n);
+    BufferRange from{st.buffer(), st.offset, n}, to{a.buffer(), a.offset + off, n};
+    VkCommandBuffer cb = stream_->begin_command({&from, 1}, {&to, 1}, "upload");
+    VkBufferCopy region{from.offset, to.offset, n};
+    vkCmdCopyBuffer(cb, from.buffer, to.buffer, 1, &region);
+    stream_->end_command();
+    stream_->release_after_completion(st);
+    staged_since_wait_ += n;
+  }
+}
+
+void Context::download(const Tensor& src, void* dst) {
+  const Allocation& a = storage(src, "to_host", "tensor").allocation();
+  const size_t bytes = src.bytes();
+  stream_->wait_idle();
+  staged_since_wait_ = 0;
+  if (bytes == 0) return;
+  if (a.mapped()) {
+    std::memcpy(dst, a.mapped(), bytes);
+    return;
+  }
+  Allocation rb = allocator_->allocate(bytes, Arena::Readback);
+  BufferRange from{a.buffer(), a.offset, bytes}, to{rb.buffer(), rb.offset, bytes};
+  VkCommandBuffer cb = stream_->begin_command({&from, 1}, {&to, 1}, "download");
+  VkBufferCopy region{from.offset, to.offset, bytes};
+  vkCmdCopyBuffer(cb, from.buffer, to.buffer, 1, &region);
+  stream_->end_command();
+  stream_->wait_idle();
+  std::memcpy(dst, rb.mapped(), bytes);
+  allocator_->free(rb, stream_->recording_serial());
+}
+
+void Context::dispatch(std::string_view op, std::string_view shader, std::initializer_list<Arg> args,
+                       const void* push, size_t push_bytes, Grid grid, std::span<const uint32_t> spec) {
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;  // empty tensors: nothing to do
+  constexpr size_t kMaxBindings = 16;
+  if (args.size() > kMaxBindings) throw std::logic_error("vulkan dispatch: too many bindings");
+  BufferRange reads[kMaxBindings], writes[kMaxBindings];
+  VkDescriptorBufferInfo infos[kMaxBindings];
+  VkWriteDescriptorSet sets[kMaxBindings];
+  size_t nr = 0, nw = 0, i = 0;
+  for (const Arg& arg : args) {
+    BufferRange r = range(arg.tensor, op);
+    if (arg.access != Access::Write) reads[nr++] = r;
+    if (arg.access != Access::Read) writes[nw++] = r;
+    infos[i] = VkDescriptorBufferInfo{r.buffer, r.offset, r.size};
+    sets[i] = VkWriteDescriptorSet{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+    sets[i].dstBinding = uint32_t(i);
+    sets[i].descriptorCount = 1;
+    sets[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    sets[i].pBufferInfo = &infos[i];
+    ++i;
+  }
+  const Pipeline& p = pipelines_->get(shader, uint32_t(args.size()), spec);
+  VkCommandBuffer cb = stream_->begin_command({reads, nr}, {writes, nw}, op);
+  vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
+  device_->push_descriptor_set()(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, uint32_t(args.size()), sets);
+  if (push_bytes) vkCmdPushConstants(cb, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, uint32_t(push_bytes), push);
+  vkCmdDispatch(cb, grid.x, grid.y, grid.z);
+  stream_->end_command();
+}
+
+}  // namespace qi::vk

@@ -1,0 +1,110 @@
+#include "backend/vulkan/vk_device.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include "core/error.h"
+
+namespace qi::vk {
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
+  return s;
+}
+
+std::string device_list(const std::vector<DeviceCaps>& devices) {
+  std::string s;
+  for (size_t i = 0; i < devices.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(i) + ": " + devices[i].name + " (" + devices[i].type + ")";
+  return s.empty() ? "none" : s;
+}
+
+// Lower is better when no device is requested.
+int type_rank(VkPhysicalDeviceType t) {
+  switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 0;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 1;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 3;
+    default: return 4;
+  }
+}
+
+}  // namespace
+
+size_t choose_device(const std::vector<DeviceCaps>& devices, const std::string& request) {
+  if (devices.empty())
+    throw RuntimeFailure("no Vulkan device found (install a GPU driver, or Mesa lavapipe: mesa-vulkan-drivers)");
+  if (request.empty()) {
+    size_t best = 0;
+    for (size_t i = 1; i < devices.size(); ++i)
+      if (type_rank(devices[i].props.deviceType) < type_rank(devices[best].props.deviceType)) best = i;
+    return best;
+  }
+  size_t index = 0;
+  auto [end, ec] = std::from_chars(request.data(), request.data() + request.size(), index);
+  if (ec == std::errc() && end == request.data() + request.size()) {
+    if (index >= devices.size())
+      throw RuntimeFailure("Vulkan device index " + request + " out of range; devices: " + device_list(devices));
+    return index;
+  }
+  for (size_t i = 0; i < devices.size(); ++i)
+    if (lower(devices[i].name).find(lower(request)) != std::string::npos) return i;
+  throw RuntimeFailure("no Vulkan device name contains '" + request + "'; devices: " + device_list(devices));
+}
+
+Device::Device(DeviceCaps caps) : caps_(std::move(caps)) {
+  if (caps_.compute_queue_family < 0) throw RuntimeFailure("Vulkan device " + caps_.name + " has no compute queue");
+  if (!caps_.maintenance4)
+    throw RuntimeFailure("Vulkan device " + caps_.name + " lacks the maintenance4 feature, which its shaders need");
+  if (!caps_.push_descriptor)
+    throw RuntimeFailure("Vulkan device " + caps_.name + " lacks VK_KHR_push_descriptor, which this backend needs");
+
+  std::vector<const char*> extensions = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME};
+  if (caps_.nv_coopmat) extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  if (caps_.memory_budget) extensions.push_back(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV coop{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  coop.cooperativeMatrix = VK_TRUE;
+  VkPhysicalDeviceVulkan13Features f13{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
+  f13.maintenance4 = VK_TRUE;
+  if (caps_.nv_coopmat) f13.pNext = &coop;
+  VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  f12.shaderFloat16 = caps_.fp16;
+  f12.shaderInt8 = caps_.int8;
+  f12.storageBuffer8BitAccess = caps_.storage8;
+  f12.pNext = &f13;
+  VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
+  f11.storageBuffer16BitAccess = caps_.storage16;
+  f11.pNext = &f12;
+  VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  f2.pNext = &f11;
+
+  const float priority = 1.0f;
+  VkDeviceQueueCreateInfo q{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+  q.queueFamilyIndex = uint32_t(caps_.compute_queue_family);
+  q.queueCount = 1;
+  q.pQueuePriorities = &priority;
+
+  VkDeviceCreateInfo info{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+  info.pNext = &f2;
+  info.queueCreateInfoCount = 1;
+  info.pQueueCreateInfos = &q;
+  info.enabledExtensionCount = uint32_t(extensions.size());
+  info.ppEnabledExtensionNames = extensions.data();
+  check(vkCreateDevice(caps_.physical, &info, nullptr, &device_), "vkCreateDevice");
+  vkGetDeviceQueue(device_, q.queueFamilyIndex, 0, &queue_);
+  push_descriptor_set_ =
+      reinterpret_cast<PFN_vkCmdPushDescriptorSetKHR>(vkGetDeviceProcAddr(device_, "vkCmdPushDescriptorSetKHR"));
+}
+
+Device::~Device() {
+  if (device_) {
+    vkDeviceWaitIdle(device_);
+    vkDestroyDevice(device_, nullptr);
+  }
+}
+
+}  // namespace qi::vk

@@ -1,0 +1,67 @@
+// What one physical device offers: limits, the optional features the kernels use, memory types and the
+// cooperative-matrix shapes. Queried without creating a logical device (also used by `devices`).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "backend/vulkan/vk_common.h"
+
+namespace qi::vk {
+
+// One cooperative-matrix configuration: D[M×N] (result type) = A[M×K] (a type) · B[K×N] (b type) + C.
+struct CoopMatShape {
+  uint32_t m = 0, n = 0, k = 0;
+  std::string a_type, b_type, c_type, result_type;  // "f16", "f32", "s8", ...
+  std::string describe() const;                      // "16x16x16 f16*f16+f32->f32"
+};
+
+struct MemoryTypeChoice {
+  int device_local = -1;   // DEVICE_LOCAL, for tensors
+  int zero_copy = -1;      // DEVICE_LOCAL|HOST_VISIBLE|HOST_COHERENT on the main device heap, or -1
+  int staging = -1;        // HOST_VISIBLE|HOST_COHERENT, for uploads
+  int readback = -1;       // HOST_VISIBLE|HOST_COHERENT, HOST_CACHED when available, for downloads
+};
+
+struct DeviceCaps {
+  VkPhysicalDevice physical = VK_NULL_HANDLE;
+  VkPhysicalDeviceProperties props{};
+  VkPhysicalDeviceMemoryProperties memory{};
+  std::string name, type, driver;
+  int compute_queue_family = -1;
+
+  // Limits.
+  uint64_t max_allocation = 0;
+  uint64_t max_storage_buffer_range = 0;
+  uint64_t min_storage_offset_alignment = 0;
+  uint32_t max_shared_memory = 0;
+  uint32_t max_push_constants = 0;
+  uint32_t max_workgroup_count[3] = {};
+  uint32_t subgroup_size = 0;
+  float timestamp_period_ns = 0;  // 0: no timestamps on the compute queue
+  uint64_t device_local_bytes = 0;  // size of the largest DEVICE_LOCAL heap
+
+  // Optional features (what the shaders may use).
+  bool fp16 = false;             // shaderFloat16
+  bool storage16 = false;        // storageBuffer16BitAccess
+  bool int8 = false;             // shaderInt8
+  bool storage8 = false;         // storageBuffer8BitAccess
+  bool subgroup_arithmetic = false;
+  bool maintenance4 = false;     // needed by SPIR-V 1.6 shaders (glslc --target-env=vulkan1.3 emits LocalSizeId)
+  bool push_descriptor = false;  // VK_KHR_push_descriptor (required)
+  bool nv_coopmat = false;       // VK_NV_cooperative_matrix feature
+  bool khr_coopmat = false;      // VK_KHR_cooperative_matrix extension present
+  bool memory_budget = false;    // VK_EXT_memory_budget
+  std::vector<CoopMatShape> nv_coopmat_shapes;
+
+  MemoryTypeChoice memory_types;
+
+  bool has_extension(const char* name) const;
+  std::vector<std::string> extensions;
+};
+
+DeviceCaps query_device_caps(VkInstance instance, VkPhysicalDevice physical);
+
+// "discrete", "integrated", "virtual", "cpu", "other".
+const char* device_type_name(VkPhysicalDeviceType type);
+
+}  // namespace qi::vk

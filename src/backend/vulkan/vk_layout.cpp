@@ -1,0 +1,151 @@
+// Data movement: concat, slice, transpose (any dtype, raw 1/2/4-byte elements packed in words), nearest 2×
+// upsampling and the 2×2 latent patch packing of spec §2.4.
+#include <string>
+
+#include "backend/vulkan/vk_op_checks.h"
+#include "backend/vulkan/vk_ops.h"
+
+namespace qi::vk {
+namespace {
+
+constexpr uint32_t kWorkgroup = 256;  // local_size_x of the layout shaders
+
+int normalise_axis(std::string_view op, const Tensor& t, int axis) {
+  const int a = axis < 0 ? axis + t.rank() : axis;
+  if (a < 0 || a >= t.rank()) fail(op, "axis " + std::to_string(axis) + " out of range for " + t.describe());
+  return a;
+}
+
+int64_t outer_size(const Shape& s, int axis) {
+  int64_t n = 1;
+  for (int i = 0; i < axis; ++i) n *= s[size_t(i)];
+  return n;
+}
+
+// log2 of the element size: the shaders' elem_shift.
+uint32_t element_shift(DType t) {
+  switch (dtype_size(t)) {
+    case 1: return 0;
+    case 2: return 1;
+    default: return 2;
+  }
+}
+
+// Workgroups for a word-per-thread layout shader writing n_out elements.
+Grid word_grid(int64_t n_out, DType t) {
+  const uint64_t words = ceil_div(uint64_t(n_out), 4u >> element_shift(t));
+  return linear_grid(ceil_div(words, kWorkgroup));
+}
+
+}  // namespace
+
+Tensor concat(Context& ctx, const Tensor& a, const Tensor& b, int axis) {
+  constexpr std::string_view op = "concat";
+  ctx.storage(a, op, "a");
+  ctx.storage(b, op, "b");
+  const int ax = normalise_axis(op, a, axis);
+  bool compatible = a.dtype() == b.dtype() && a.rank() == b.rank();
+  for (int i = 0; compatible && i < a.rank(); ++i) compatible = i == ax || a.dim(i) == b.dim(i);
+  if (!compatible)
+    fail(op, "a " + a.describe() + " and b " + b.describe() + " differ outside axis " + std::to_string(axis));
+  Shape shape = a.shape();
+  shape[size_t(ax)] += b.dim(ax);
+  Tensor y = ctx.alloc(shape, a.dtype());
+  check_index_range(op, y);
+  const int64_t outer = outer_size(shape, ax);
+  if (y.numel() == 0) return y;
+  struct {
+    uint32_t n_out, a_row, b_row, elem_shift;
+  } push{uint32_t(y.numel()), uint32_t(a.numel() / outer), uint32_t(b.numel() / outer), element_shift(a.dtype())};
+  ctx.dispatch(op, "concat", {in(a), in(b), out(y)}, push, word_grid(y.numel(), y.dtype()));
+  return y;
+}
+
+Tensor slice(Context& ctx, const Tensor& x, int axis, int64_t start, int64_t length) {
+  constexpr std::string_view op = "slice";
+  ctx.storage(x, op, "x");
+  check_index_range(op, x);
+  const int ax = normalise_axis(op, x, axis);
+  if (start < 0 || length < 0 || start + length > x.dim(ax))
+    fail(op, "range [" + std::to_string(start) + ", " + std::to_string(start + length) + ") outside axis " +
+                 std::to_string(axis) + " of " + x.describe());
+  Shape shape = x.shape();
+  shape[size_t(ax)] = length;
+  Tensor y = ctx.alloc(shape, x.dtype());
+  if (y.numel() == 0) return y;
+  const int64_t outer = outer_size(shape, ax), inner = y.numel() / outer / length;
+  struct {
+    uint32_t n_out, in_row, out_row, offset, elem_shift;
+  } push{uint32_t(y.numel()), uint32_t(x.numel() / outer), uint32_t(length * inner), uint32_t(start * inner),
+         element_shift(x.dtype())};
+  ctx.dispatch(op, "slice", {in(x), out(y)}, push, word_grid(y.numel(), y.dtype()));
+  return y;
+}
+
+Tensor transpose(Context& ctx, const Tensor& x) {
+  constexpr std::string_view op = "transpose";
+  ctx.storage(x, op, "x");
+  check_index_range(op, x);
+  if (x.rank() < 2) fail(op, "x must have at least two axes, got " + x.describe());
+  Shape shape = x.shape();
+  std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
+  Tensor y = ctx.alloc(shape, x.dtype());
+  if (y.numel() == 0) return y;
+  struct {
+    uint32_t n_out, r, c, elem_shift;
+  } push{uint32_t(y.numel()), uint32_t(x.dim(-2)), uint32_t(x.dim(-1)), element_shift(x.dtype())};
+  ctx.dispatch(op, "transpose", {in(x), out(y)}, push, word_grid(y.numel(), y.dtype()));
+  return y;
+}
+
+Tensor upsample_nearest2x(Context& ctx, const Tensor& x) {
+  constexpr std::string_view op = "upsample_nearest2x";
+  check_f32(ctx, op, "x", x);
+  if (x.rank() < 2) fail(op, "x must have at least two axes, got " + x.describe());
+  Shape shape = x.shape();
+  shape[shape.size() - 1] *= 2;
+  shape[shape.size() - 2] *= 2;
+  Tensor y = ctx.alloc(shape, DType::F32);
+  check_index_range(op, y);
+  struct {
+    uint32_t n_out, h, w;
+  } push{uint32_t(y.numel()), uint32_t(x.dim(-2)), uint32_t(x.dim(-1))};
+  ctx.dispatch(op, "upsample_nearest2x", {in(x), out(y)}, push, linear_grid(ceil_div(y.numel(), kWorkgroup)));
+  return y;
+}
+
+Tensor pack_patches(Context& ctx, const Tensor& latents) {
+  constexpr std::string_view op = "pack_patches";
+  check_f32(ctx, op, "latents", latents);
+  check_rank(op, "latents", latents, 3);
+  check_index_range(op, latents);
+  const int64_t c = latents.dim(0), h = latents.dim(1), w = latents.dim(2);
+  if (h % 2 != 0 || w % 2 != 0) fail(op, "height and width must be even, got latents " + latents.describe());
+  Tensor y = ctx.alloc({(h / 2) * (w / 2), 4 * c}, DType::F32);
+  struct {
+    uint32_t n, c, h, w;
+  } push{uint32_t(y.numel()), uint32_t(c), uint32_t(h), uint32_t(w)};
+  ctx.dispatch(op, "pack_patches", {in(latents), out(y)}, push, linear_grid(ceil_div(y.numel(), kWorkgroup)));
+  return y;
+}
+
+Tensor unpack_patches(Context& ctx, const Tensor& packed, int64_t channels, int64_t height, int64_t width) {
+  constexpr std::string_view op = "unpack_patches";
+  check_f32(ctx, op, "packed", packed);
+  check_index_range(op, packed);
+  if (channels <= 0 || height <= 0 || width <= 0 || height % 2 != 0 || width % 2 != 0)
+    fail(op, "need positive channels and even height and width, got " + std::to_string(channels) + ", " +
+                 std::to_string(height) + ", " + std::to_string(width));
+  const Shape want{(height / 2) * (width / 2), 4 * channels};
+  if (packed.shape() != want)
+    fail(op, "packed must be " + shape_str(want) + " for " + std::to_string(channels) + " channels of " +
+                 std::to_string(height) + "x" + std::to_string(width) + ", got " + packed.describe());
+  Tensor y = ctx.alloc({channels, height, width}, DType::F32);
+  struct {
+    uint32_t n, c, h, w;
+  } push{uint32_t(y.numel()), uint32_t(channels), uint32_t(height), uint32_t(width)};
+  ctx.dispatch(op, "unpack_patches", {in(packed), out(y)}, push, linear_grid(ceil_div(y.numel(), kWorkgroup)));
+  return y;
+}
+
+}  // namespace qi::vk

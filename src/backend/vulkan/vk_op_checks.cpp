@@ -1,0 +1,59 @@
+#include "backend/vulkan/vk_op_checks.h"
+
+#include <cstdint>
+
+#include "core/error.h"
+
+namespace qi::vk {
+
+void fail(std::string_view op, const std::string& msg) {
+  throw RuntimeFailure("vulkan " + std::string(op) + ": " + msg);
+}
+
+void check_f32(const Context& ctx, std::string_view op, std::string_view what, const Tensor& t) {
+  ctx.storage(t, op, what);
+  if (t.dtype() != DType::F32) fail(op, std::string(what) + " must be F32, got " + t.describe());
+}
+
+void check_float(const Context& ctx, std::string_view op, std::string_view what, const Tensor& t) {
+  ctx.storage(t, op, what);
+  if (t.dtype() != DType::F32 && t.dtype() != DType::F16 && t.dtype() != DType::BF16)
+    fail(op, std::string(what) + " must be F32, F16 or BF16, got " + t.describe());
+}
+
+void check_rank(std::string_view op, std::string_view what, const Tensor& t, int rank) {
+  if (t.rank() != rank)
+    fail(op, std::string(what) + " must have rank " + std::to_string(rank) + ", got " + t.describe());
+}
+
+void check_index_range(std::string_view op, const Tensor& t) {
+  // Shaders index elements with 32-bit unsigned integers.
+  if (uint64_t(t.numel()) > UINT32_MAX) fail(op, t.describe() + " has more elements than 32-bit indices reach");
+}
+
+uint32_t threads_per_row(int64_t c) {
+  uint32_t seg = 1;
+  while (seg < kRowReduceWorkgroup && int64_t(seg) < c) seg *= 2;
+  return seg;
+}
+
+uint32_t shader_dtype(DType t) {
+  // Mirrors DT_F32 / DT_F16 / DT_BF16 in shaders/half_words.glsl.
+  switch (t) {
+    case DType::F32: return 0;
+    case DType::F16: return 1;
+    case DType::BF16: return 2;
+    default: throw std::logic_error("shader_dtype: not a float type");
+  }
+}
+
+const char* weight_suffix(DType t) {
+  switch (t) {
+    case DType::F32: return "f32";
+    case DType::F16: return "f16";
+    case DType::BF16: return "bf16";
+    default: throw std::logic_error("weight_suffix: not a float type");
+  }
+}
+
+}  // namespace qi::vk

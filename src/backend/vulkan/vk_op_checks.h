@@ -1,0 +1,30 @@
+// Argument checks and small helpers shared by the Vulkan ops: every violation is a RuntimeFailure naming the
+// op and tensor.
+#pragma once
+#include <string>
+#include <string_view>
+
+#include "backend/vulkan/vk_context.h"
+
+namespace qi::vk {
+
+[[noreturn]] void fail(std::string_view op, const std::string& msg);
+// Defined, on this backend, F32.
+void check_f32(const Context& ctx, std::string_view op, std::string_view what, const Tensor& t);
+// Defined, on this backend, F32/F16/BF16 (weights).
+void check_float(const Context& ctx, std::string_view op, std::string_view what, const Tensor& t);
+void check_rank(std::string_view op, std::string_view what, const Tensor& t, int rank);
+// Element counts must fit the shaders' 32-bit indices.
+void check_index_range(std::string_view op, const Tensor& t);
+
+// The dtype code shaders read from push constants (half_words.glsl: DT_F32, DT_F16, DT_BF16).
+uint32_t shader_dtype(DType t);
+// Threads per row for the row-reduction shaders (segment_reduce.glsl with 256-thread workgroups): the
+// smallest power of two covering c, at most 256.
+uint32_t threads_per_row(int64_t c);
+constexpr uint32_t kRowReduceWorkgroup = 256;
+
+// Suffix of the shader variant for a weight format: "f32", "f16", "bf16".
+const char* weight_suffix(DType t);
+
+}  // namespace qi::vk

@@ -1,0 +1,205 @@
+#include "backend/vulkan/vk_pipelines.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <unistd.h>
+
+#include "backend/vulkan/embedded_shaders.h"
+#include "core/error.h"
+#include "core/log.h"
+
+namespace qi::vk {
+namespace {
+
+const EmbeddedShader* find_shader(std::string_view name) {
+  for (const auto& s : embedded_shaders())
+    if (name == s.name) return &s;
+  return nullptr;
+}
+
+std::string pipeline_key(std::string_view shader, uint32_t bindings, std::span<const uint32_t> spec) {
+  std::string key(shader);
+  key += '/';
+  key += std::to_string(bindings);
+  for (uint32_t v : spec) {
+    key += ':';
+    key += std::to_string(v);
+  }
+  return key;
+}
+
+// The header every driver writes at the start of its cache data (Vulkan spec, VkPipelineCacheHeaderVersionOne).
+bool cache_matches_device(const std::vector<char>& data, const VkPhysicalDeviceProperties& props) {
+  VkPipelineCacheHeaderVersionOne header;
+  if (data.size() < sizeof header) return false;
+  std::memcpy(&header, data.data(), sizeof header);
+  return header.headerVersion == VK_PIPELINE_CACHE_HEADER_VERSION_ONE && header.vendorID == props.vendorID &&
+         header.deviceID == props.deviceID &&
+         std::memcmp(header.pipelineCacheUUID, props.pipelineCacheUUID, VK_UUID_SIZE) == 0;
+}
+
+}  // namespace
+
+std::string default_pipeline_cache_path(const DeviceCaps& caps) {
+  std::filesystem::path dir;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    dir = std::filesystem::path(xdg) / "qwen-image-vk";
+  else if (const char* home = std::getenv("HOME"); home && *home)
+    dir = std::filesystem::path(home) / ".cache" / "qwen-image-vk";
+  else
+    return "";
+  char name[64];
+  std::snprintf(name, sizeof name, "pipelines-%04x-%04x.bin", caps.props.vendorID, caps.props.deviceID);
+  return (dir / name).string();
+}
+
+bool PipelineRegistry::has_shader(std::string_view shader) { return find_shader(shader) != nullptr; }
+
+PipelineRegistry::PipelineRegistry(const Device& device, std::string cache_path)
+    : device_(device), cache_path_(std::move(cache_path)) {
+  load_cache();
+}
+
+void PipelineRegistry::load_cache() {
+  std::vector<char> data;
+  if (!cache_path_.empty() && std::filesystem::exists(cache_path_)) {
+    std::ifstream in(cache_path_, std::ios::binary);
+    data.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) {
+      log_warn("cannot read the Vulkan pipeline cache " + cache_path_ + "; pipelines will be compiled anew");
+      data.clear();
+    } else if (!data.empty() && !cache_matches_device(data, device_.caps().props)) {
+      log_warn("Vulkan pipeline cache " + cache_path_ + " is not a cache of this device and driver; ignoring it");
+      data.clear();
+    }
+  }
+  VkPipelineCacheCreateInfo info{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+  info.initialDataSize = data.size();
+  info.pInitialData = data.empty() ? nullptr : data.data();
+  if (vkCreatePipelineCache(device_.handle(), &info, nullptr, &cache_) != VK_SUCCESS) {
+    log_warn("the driver rejected the Vulkan pipeline cache " + cache_path_ + "; starting an empty one");
+    info.initialDataSize = 0;
+    info.pInitialData = nullptr;
+    data.clear();
+    check(vkCreatePipelineCache(device_.handle(), &info, nullptr, &cache_), "vkCreatePipelineCache");
+  }
+  loaded_cache_bytes_ = data.size();
+}
+
+bool PipelineRegistry::save_cache() {
+  if (cache_path_.empty() || !cache_) return false;
+  size_t size = 0;
+  if (vkGetPipelineCacheData(device_.handle(), cache_, &size, nullptr) != VK_SUCCESS) {
+    log_warn("cannot read back the Vulkan pipeline cache; not saving it");
+    return false;
+  }
+  std::vector<char> data(size);
+  if (vkGetPipelineCacheData(device_.handle(), cache_, &size, data.data()) != VK_SUCCESS) {
+    log_warn("cannot read back the Vulkan pipeline cache; not saving it");
+    return false;
+  }
+  data.resize(size);
+  // Written to a temporary file and renamed, so a concurrent reader never sees half a cache.
+  std::error_code ec;
+  std::filesystem::path path(cache_path_);
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  std::filesystem::path tmp = path;
+  tmp += ".tmp" + std::to_string(getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(data.data(), std::streamsize(data.size()));
+    if (!out.good()) {
+      log_warn("cannot write the Vulkan pipeline cache " + tmp.string());
+      std::filesystem::remove(tmp, ec);
+      return false;
+    }
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    log_warn("cannot write the Vulkan pipeline cache " + cache_path_ + ": " + ec.message());
+    std::filesystem::remove(tmp, ec);
+    return false;
+  }
+  return true;
+}
+
+PipelineRegistry::~PipelineRegistry() {
+  save_cache();
+  VkDevice dev = device_.handle();
+  for (auto& [key, p] : pipelines_) vkDestroyPipeline(dev, p.pipeline, nullptr);
+  for (auto& [n, l] : layouts_) {
+    vkDestroyPipelineLayout(dev, l.second, nullptr);
+    vkDestroyDescriptorSetLayout(dev, l.first, nullptr);
+  }
+  for (auto& [name, m] : modules_) vkDestroyShaderModule(dev, m, nullptr);
+  if (cache_) vkDestroyPipelineCache(dev, cache_, nullptr);
+}
+
+VkShaderModule PipelineRegistry::module(std::string_view shader) {
+  if (auto it = modules_.find(shader); it != modules_.end()) return it->second;
+  const EmbeddedShader* s = find_shader(shader);
+  if (!s)
+    throw RuntimeFailure("shader variant '" + std::string(shader) +
+                         "' is not compiled into this build (see shaders/shaders.cmake; glslc may lack an extension)");
+  VkShaderModuleCreateInfo info{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+  info.codeSize = s->word_count * sizeof(uint32_t);
+  info.pCode = s->words;
+  VkShaderModule m;
+  check(vkCreateShaderModule(device_.handle(), &info, nullptr, &m), "vkCreateShaderModule");
+  modules_.emplace(std::string(shader), m);
+  return m;
+}
+
+VkPipelineLayout PipelineRegistry::layout(uint32_t bindings) {
+  if (auto it = layouts_.find(bindings); it != layouts_.end()) return it->second.second;
+  std::vector<VkDescriptorSetLayoutBinding> b(bindings);
+  for (uint32_t i = 0; i < bindings; ++i)
+    b[i] = VkDescriptorSetLayoutBinding{i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+  VkDescriptorSetLayoutCreateInfo dinfo{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+  dinfo.flags = VK_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR;
+  dinfo.bindingCount = bindings;
+  dinfo.pBindings = b.data();
+  VkDescriptorSetLayout set_layout;
+  check(vkCreateDescriptorSetLayout(device_.handle(), &dinfo, nullptr, &set_layout), "vkCreateDescriptorSetLayout");
+  VkPushConstantRange push{VK_SHADER_STAGE_COMPUTE_BIT, 0, kMaxPushConstantBytes};
+  VkPipelineLayoutCreateInfo pinfo{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+  pinfo.setLayoutCount = 1;
+  pinfo.pSetLayouts = &set_layout;
+  pinfo.pushConstantRangeCount = 1;
+  pinfo.pPushConstantRanges = &push;
+  VkPipelineLayout pipeline_layout;
+  check(vkCreatePipelineLayout(device_.handle(), &pinfo, nullptr, &pipeline_layout), "vkCreatePipelineLayout");
+  layouts_.emplace(bindings, std::make_pair(set_layout, pipeline_layout));
+  return pipeline_layout;
+}
+
+const Pipeline& PipelineRegistry::get(std::string_view shader, uint32_t bindings, std::span<const uint32_t> spec) {
+  const std::string key = pipeline_key(shader, bindings, spec);
+  if (auto it = pipelines_.find(key); it != pipelines_.end()) return it->second;
+
+  std::vector<VkSpecializationMapEntry> entries(spec.size());
+  for (uint32_t i = 0; i < spec.size(); ++i)
+    entries[i] = VkSpecializationMapEntry{i, uint32_t(i * sizeof(uint32_t)), sizeof(uint32_t)};
+  VkSpecializationInfo spec_info{uint32_t(entries.size()), entries.data(), spec.size_bytes(), spec.data()};
+
+  VkComputePipelineCreateInfo info{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+  info.stage = VkPipelineShaderStageCreateInfo{VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
+  info.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  info.stage.module = module(shader);
+  info.stage.pName = "main";
+  info.stage.pSpecializationInfo = spec.empty() ? nullptr : &spec_info;
+  info.layout = layout(bindings);
+  Pipeline p;
+  p.layout = info.layout;
+  p.bindings = bindings;
+  check(vkCreateComputePipelines(device_.handle(), cache_, 1, &info, nullptr, &p.pipeline),
+        ("vkCreateComputePipelines(" + key + ")").c_str());
+  return pipelines_.emplace(key, p).first->second;
+}
+
+}  // namespace qi::vk

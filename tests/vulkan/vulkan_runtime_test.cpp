@@ -1,0 +1,248 @@
+// The Vulkan runtime: device selection, memory limits and recycling, hazard tracking through recycled
+// buffers, poisoning, uploads, the pipeline cache, profiling and large dispatch grids. Every test also
+// requires zero validation messages (the suite runs with QI_VALIDATION=1 and synchronization validation).
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "backend/vulkan/vk_context.h"
+#include "backend/vulkan/vk_hazards.h"
+#include "core/error.h"
+#include "vulkan/vulkan_test_util.h"
+
+namespace qi::test {
+namespace {
+
+class VulkanRuntime : public VulkanTest {};
+
+TEST_F(VulkanRuntime, ListsDevicesAndSelectsByIndexAndName) {
+  auto devices = list_vulkan_devices();
+  ASSERT_FALSE(devices.empty());
+  for (const auto& d : devices) {
+    EXPECT_FALSE(d.name.empty());
+    EXPECT_GT(d.max_storage_buffer_range, 0u);
+    EXPECT_GT(d.subgroup_size, 0u);
+  }
+  VulkanOptions by_index = test_vulkan_options();
+  by_index.device = "0";
+  EXPECT_EQ(make_vulkan_backend(by_index)->name(), "vulkan");
+  VulkanOptions by_name = test_vulkan_options();
+  by_name.device = devices[0].name.substr(0, 4);
+  EXPECT_NO_THROW(make_vulkan_backend(by_name));
+  VulkanOptions missing = test_vulkan_options();
+  missing.device = "no such device name";
+  EXPECT_THROW(make_vulkan_backend(missing), RuntimeFailure);
+  VulkanOptions out_of_range = test_vulkan_options();
+  out_of_range.device = std::to_string(devices.size());
+  EXPECT_THROW(make_vulkan_backend(out_of_range), RuntimeFailure);
+}
+
+TEST_F(VulkanRuntime, TensorBeyondStorageBufferRangeIsAClearError) {
+  auto be = make_vulkan_backend(test_vulkan_options());
+  uint64_t range = list_vulkan_devices()[0].max_storage_buffer_range;
+  for (const auto& d : list_vulkan_devices())
+    if (d.type == "discrete") range = d.max_storage_buffer_range;
+  const int64_t too_many = int64_t(range / 4) + 1;
+  try {
+    be->empty({too_many}, DType::F32);
+    FAIL() << "expected RuntimeFailure";
+  } catch (const RuntimeFailure& e) {
+    EXPECT_NE(std::string(e.what()).find("maxStorageBufferRange"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(VulkanRuntime, HazardTrackerFlagsRawWarWawOnly) {
+  vk::HazardTracker t;
+  VkBuffer buf = reinterpret_cast<VkBuffer>(uintptr_t(0x1000));
+  VkBuffer other = reinterpret_cast<VkBuffer>(uintptr_t(0x2000));
+  vk::BufferRange a{buf, 0, 256}, b{buf, 256, 256}, a_part{buf, 128, 16}, c{other, 0, 256};
+  t.add(std::span(&a, 1), std::span(&b, 1));  // read a, write b
+  EXPECT_TRUE(t.conflicts({}, std::span(&a_part, 1)));    // WAR on a
+  EXPECT_TRUE(t.conflicts(std::span(&b, 1), {}));         // RAW on b
+  EXPECT_TRUE(t.conflicts({}, std::span(&b, 1)));         // WAW on b
+  EXPECT_FALSE(t.conflicts(std::span(&a, 1), {}));        // read after read
+  EXPECT_FALSE(t.conflicts(std::span(&c, 1), std::span(&c, 1)));  // other buffer
+  t.clear();
+  EXPECT_FALSE(t.conflicts(std::span(&b, 1), std::span(&a, 1)));
+}
+
+TEST_F(VulkanRuntime, BarriersOnlyBetweenDependentDispatches) {
+  auto ctx = vk::Context::create(test_vulkan_options(), nullptr);
+  Tensor x = ctx->alloc({1024}, DType::F32), y = ctx->alloc({1024}, DType::F32), z = ctx->alloc({1024}, DType::F32);
+  struct {
+    uint32_t n;
+    float alpha, beta;
+  } push{1024, 2.0f, 1.0f};
+  ctx->stream().wait_idle();
+  const uint64_t before = ctx->stream().barriers_recorded();
+  ctx->dispatch("scale", "scale", {vk::in(x), vk::out(y)}, push, vk::linear_grid(4));
+  ctx->dispatch("scale", "scale", {vk::in(x), vk::out(z)}, push, vk::linear_grid(4));  // independent
+  EXPECT_EQ(ctx->stream().barriers_recorded(), before);
+  ctx->dispatch("scale", "scale", {vk::in(y), vk::out(x)}, push, vk::linear_grid(4));  // RAW on y, WAR on x
+  EXPECT_EQ(ctx->stream().barriers_recorded(), before + 1);
+  ctx->stream().wait_idle();
+}
+
+// A chain where every op's output reuses the memory its input just released: correct only if each dispatch
+// waits for the previous one (RAW) and no write overtakes a pending read (WAR).
+TEST_F(VulkanRuntime, ChainThroughRecycledBuffersIsCorrect) {
+  auto be = make_vulkan_backend(test_vulkan_options());
+  const int64_t n = 3000;
+  std::vector<float> ones(static_cast<size_t>(n), 1.0f);
+  Tensor y = be->from_host_f32(ones, {n});
+  Tensor keep = be->scale(y, 2.0f);  // reads y's first incarnation
+  constexpr int kSteps = 40;
+  for (int i = 0; i < kSteps; ++i) y = be->scale(y, 1.0f, 1.0f);  // y's old range is freed and reused
+  auto got = be->to_host_f32(y);
+  auto kept = be->to_host_f32(keep);
+  for (int64_t i = 0; i < n; ++i) {
+    ASSERT_EQ(got[size_t(i)], 1.0f + kSteps) << i;
+    ASSERT_EQ(kept[size_t(i)], 2.0f) << i;
+  }
+}
+
+// An upload into memory whose previous owner is still read by recorded work must not overwrite it early.
+TEST_F(VulkanRuntime, UploadIntoRecycledRangeWaitsForPendingReads) {
+  auto be = make_vulkan_backend(test_vulkan_options());
+  const int64_t n = 4096;
+  std::vector<float> a(static_cast<size_t>(n), 3.0f), b(static_cast<size_t>(n), -7.0f);
+  Tensor ta = be->from_host_f32(a, {n});
+  Tensor scaled = be->scale(ta, 2.0f);  // recorded, not yet executed
+  ta = Tensor();                         // a's range is free again...
+  Tensor tb = be->from_host_f32(b, {n});  // ...and is reused for b
+  auto s = be->to_host_f32(scaled);
+  auto bb = be->to_host_f32(tb);
+  for (int64_t i = 0; i < n; ++i) {
+    ASSERT_EQ(s[size_t(i)], 6.0f) << i;
+    ASSERT_EQ(bb[size_t(i)], -7.0f) << i;
+  }
+}
+
+TEST_F(VulkanRuntime, RepeatedWorkloadAllocatesNothingNewAfterFirstIteration) {
+  auto be = make_vulkan_backend(test_vulkan_options());
+  std::mt19937_64 rng(7);
+  const int64_t tokens = 96, dim = 64;
+  Tensor w = be->upload_weight(random_floats(rng, dim * dim).data(), DType::F32, {dim, dim});
+  Tensor latents = be->from_host_f32(random_floats(rng, tokens * dim), {tokens, dim});
+  uint64_t reserved_after_first = 0;
+  for (int step = 0; step < 4; ++step) {
+    Tensor h = be->matmul(latents, w, MatmulArgs{.act = Activation::Silu});
+    h = be->rms_norm(h, Tensor(), 1e-6f);
+    Tensor v = be->binary(h, latents, BinaryOp::Add);
+    latents = be->guided_euler_step(latents, v, Tensor(), 1.0f, -0.05f);
+    be->flush();
+    if (step == 0) reserved_after_first = be->memory_stats().reserved;
+    EXPECT_EQ(be->memory_stats().reserved, reserved_after_first) << "step " << step;
+  }
+  EXPECT_GT(reserved_after_first, 0u);
+  MemoryStats s = be->memory_stats();
+  EXPECT_GE(s.peak, s.in_use);
+}
+
+TEST_F(VulkanRuntime, PoisonFillsNewTensorsWithNaNAndFF) {
+  auto be = make_vulkan_backend(test_vulkan_options());
+  be->set_poison_allocations(true);
+  Tensor f = be->empty({37}, DType::F32);
+  for (float v : be->to_host_f32(f)) EXPECT_TRUE(std::isnan(v));
+  Tensor h = be->empty({5}, DType::BF16);
+  for (float v : be->to_host_f32(h)) EXPECT_TRUE(std::isnan(v));
+  Tensor u = be->empty({7}, DType::U8);
+  std::vector<uint8_t> bytes(7);
+  be->to_host(u, bytes.data());
+  for (uint8_t b : bytes) EXPECT_EQ(b, 0xFF);
+  // Op outputs are poisoned before the op writes them: a complete op leaves no NaN.
+  std::vector<float> ones(37, 1.0f);
+  for (float v : be->to_host_f32(be->scale(be->from_host_f32(ones, {37}), 3.0f))) EXPECT_EQ(v, 3.0f);
+}
+
+TEST_F(VulkanRuntime, PipelineCacheRoundTripAndCorruptFileIsOnlyAWarning) {
+  VulkanOptions o = test_vulkan_options();
+  o.pipeline_cache_path = (std::filesystem::temp_directory_path() /
+                           ("qi-vulkan-cache-test-" + std::to_string(::getpid()) + ".bin")).string();
+  std::filesystem::remove(o.pipeline_cache_path);
+  {
+    auto ctx = vk::Context::create(o, nullptr);
+    EXPECT_EQ(ctx->pipelines().loaded_cache_bytes(), 0u);
+    ctx->pipelines().get("scale", 2);
+  }
+  ASSERT_TRUE(std::filesystem::exists(o.pipeline_cache_path));
+  EXPECT_GT(std::filesystem::file_size(o.pipeline_cache_path), 0u);
+  {
+    auto ctx = vk::Context::create(o, nullptr);
+    EXPECT_GT(ctx->pipelines().loaded_cache_bytes(), 0u);
+  }
+  {
+    std::ofstream(o.pipeline_cache_path, std::ios::binary | std::ios::trunc) << "not a pipeline cache at all";
+  }
+  {
+    auto ctx = vk::Context::create(o, nullptr);
+    EXPECT_EQ(ctx->pipelines().loaded_cache_bytes(), 0u);
+    EXPECT_NO_THROW(ctx->pipelines().get("scale", 2));
+  }
+  std::filesystem::remove(o.pipeline_cache_path);
+}
+
+TEST_F(VulkanRuntime, ProfilingReportsPerOpDeviceTime) {
+  auto be = make_vulkan_backend(test_vulkan_options());
+  be->set_profiling(true);
+  std::vector<float> v(1000, 1.0f);
+  Tensor x = be->from_host_f32(v, {1000});
+  for (int i = 0; i < 3; ++i) x = be->scale(x, 1.0f, 1.0f);
+  be->unary(x, UnaryOp::Silu);
+  auto timings = be->op_timings();
+  bool saw_scale = false;
+  for (const auto& t : timings)
+    if (t.op == "scale") {
+      saw_scale = true;
+      EXPECT_EQ(t.count, 3u);
+      EXPECT_GE(t.total_ms, 0.0);
+    }
+  EXPECT_TRUE(saw_scale);
+}
+
+TEST_F(VulkanRuntime, DispatchBeyond65535WorkgroupsUsesA2DGrid) {
+  auto be = make_vulkan_backend(test_vulkan_options());
+  const int64_t n = int64_t(70000) * 256 + 3;  // more workgroups of 256 than one grid row holds
+  std::vector<float> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = float(i % 1000);
+  auto got = be->to_host_f32(be->scale(be->from_host_f32(v, {n}), 1.0f, 0.5f));
+  for (int64_t i = 0; i < n; i += 9973) ASSERT_EQ(got[size_t(i)], float(i % 1000) + 0.5f) << i;
+  ASSERT_EQ(got.back(), float((n - 1) % 1000) + 0.5f);
+}
+
+TEST_F(VulkanRuntime, VariantsListAndSelect) {
+  auto be = make_vulkan_backend(test_vulkan_options());
+  for (const auto& op : all_op_names()) EXPECT_FALSE(be->variants(op).empty()) << op;
+  auto mm = be->variants("matmul");
+  EXPECT_NE(std::find(mm.begin(), mm.end(), "scalar"), mm.end());
+  EXPECT_NO_THROW(be->select_variant("matmul", "scalar"));
+  EXPECT_NO_THROW(be->select_variant("matmul", ""));
+  EXPECT_THROW(be->select_variant("matmul", "no-such-variant"), RuntimeFailure);
+  EXPECT_THROW(be->select_variant("no-such-op", ""), RuntimeFailure);
+}
+
+TEST_F(VulkanRuntime, WeightUploadKeepsOrConvertsFormats) {
+  auto be = make_vulkan_backend(test_vulkan_options());
+  std::vector<uint16_t> bf16 = {f32_to_bf16(1.5f), f32_to_bf16(-2.25f), f32_to_bf16(1e30f)};
+  WeightUploadStats stats;
+  Tensor w = be->upload_weight(bf16.data(), DType::BF16, {3}, &stats);
+  EXPECT_EQ(stats.values, 3);
+  auto back = be->to_host_f32(w);
+  EXPECT_EQ(back[0], 1.5f);
+  EXPECT_EQ(back[1], -2.25f);
+  if (w.dtype() == DType::F16) {
+    EXPECT_EQ(stats.overflowed, 1);  // 1e30 does not fit fp16
+    EXPECT_TRUE(std::isinf(back[2]));
+  } else {
+    EXPECT_EQ(w.dtype(), DType::BF16);
+    EXPECT_EQ(stats.overflowed, 0);
+    EXPECT_EQ(back[2], bf16_to_f32(bf16[2]));
+  }
+  std::vector<float> f = {1.0f, 2.0f};
+  EXPECT_EQ(be->upload_weight(f.data(), DType::F32, {2}).dtype(), DType::F32);
+}
+
+}  // namespace
+}  // namespace qi::test
