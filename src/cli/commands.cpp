@@ -10,11 +10,13 @@ namespace qi::cli {
 
 // Each command is defined in its own file.
 int cmd_inspect(const std::vector<std::string>& args);
+int cmd_devices(const std::vector<std::string>& args);
 int cmd_tokenize(const std::vector<std::string>& args);
 
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
+      {"devices", "list the Vulkan devices, their memory, limits and the features the kernels use", cmd_devices},
       {"inspect", "check a model directory: configs, tensor shapes, NaN/Inf and all-zero weights", cmd_inspect},
       {"tokenize", "text to Qwen2 token ids (JSON lines on stdin and stdout)", cmd_tokenize},
 

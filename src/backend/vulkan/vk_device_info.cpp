@@ -1,6 +1,8 @@
 // list_vulkan_devices(): what `qwen-image-vk devices` prints, without creating a logical device.
 #include <exception>
+#include <memory>
 
+#include "backend/vulkan/vk_device.h"
 #include "backend/vulkan/vk_device_caps.h"
 #include "backend/vulkan/vk_instance.h"
 #include "backend/vulkan/vulkan_backend.h"
@@ -15,10 +17,13 @@ std::vector<VulkanDeviceInfo> list_vulkan_devices() {
   } catch (const std::exception&) {
     return out;  // no loader or driver: no devices
   }
+  std::vector<vk::DeviceCaps> all;
+  for (VkPhysicalDevice p : instance->physical_devices()) all.push_back(vk::query_device_caps(instance->handle(), p));
+  const size_t default_index = all.empty() ? 0 : vk::choose_device(all, "");
   int index = 0;
-  for (VkPhysicalDevice p : instance->physical_devices()) {
-    vk::DeviceCaps c = vk::query_device_caps(instance->handle(), p);
+  for (const vk::DeviceCaps& c : all) {
     VulkanDeviceInfo info;
+    info.default_choice = size_t(index) == default_index;
     info.index = index++;
     info.name = c.name;
     info.type = c.type;
