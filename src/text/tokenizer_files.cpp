@@ -75,6 +75,64 @@ TokenIdMap parse_vocab(const json& vocab, const std::string& origin, const std::
   return out;
 }
 
+// vocab.json streamed straight into the map: a DOM of Qwen2's 151,643 entries costs several times more than
+// the map itself. Accepts exactly one flat object of token -> whole number.
+class VocabReader final : public json::json_sax_t {
+ public:
+  explicit VocabReader(std::string origin) : origin_(std::move(origin)) {}
+
+  TokenIdMap read(const std::string& text) {
+    json::sax_parse(text, this);
+    if (!error_.empty()) throw InputError(origin_ + ": " + error_);
+    return std::move(vocab_);
+  }
+
+  bool start_object(std::size_t) override {
+    if (depth_ != 0) return not_an_id();
+    depth_ = 1;
+    return true;
+  }
+  bool end_object() override { return --depth_, true; }
+  bool key(string_t& token) override { return key_ = std::move(token), true; }
+  bool number_integer(number_integer_t id) override { return add(id); }
+  bool number_unsigned(number_unsigned_t id) override {
+    return id > number_unsigned_t(std::numeric_limits<int32_t>::max()) ? reject(field() + " is out of range: " + std::to_string(id))
+                                                                        : add(number_integer_t(id));
+  }
+  bool null() override { return not_an_id(); }
+  bool boolean(bool) override { return not_an_id(); }
+  bool number_float(number_float_t, const string_t&) override { return not_an_id(); }
+  bool string(string_t&) override { return not_an_id(); }
+  bool binary(binary_t&) override { return not_an_id(); }
+  bool start_array(std::size_t) override { return not_an_id(); }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception&) override {
+    return reject("malformed JSON at byte " + std::to_string(position));
+  }
+
+ private:
+  std::string field() const { return "[\"" + key_ + "\"]"; }
+  bool reject(std::string problem) {
+    if (error_.empty()) error_ = std::move(problem);
+    return false;
+  }
+  bool not_an_id() {
+    return reject(depth_ == 0 ? "the top level must be an object mapping tokens to ids" : field() + " must be a whole number");
+  }
+  bool add(number_integer_t id) {
+    if (depth_ != 1) return not_an_id();
+    if (id < 0 || id > std::numeric_limits<int32_t>::max()) return reject(field() + " is out of range: " + std::to_string(id));
+    vocab_.insert_or_assign(std::move(key_), int32_t(id));  // a repeated key takes its last id, as JSON readers do
+    return true;
+  }
+
+  std::string origin_;
+  TokenIdMap vocab_;
+  std::string key_;
+  int depth_ = 0;
+  std::string error_;
+};
+
 // One added-token object of tokenizer.json's added_tokens or tokenizer_config.json's added_tokens_decoder.
 // A token without "normalized" gets Hugging Face's default, normalized = !special.
 AddedToken parse_added_token(const json& entry, int32_t id, const std::string& origin, const std::string& field) {
@@ -178,7 +236,7 @@ TokenizerDefinition read_vocab_and_merges(const fs::path& dir) {
   TokenizerDefinition def;
   const fs::path vocab_path = dir / "vocab.json", merges_path = dir / "merges.txt";
   def.origin = vocab_path.string() + " + merges.txt";
-  def.vocab = parse_vocab(parse_json_file(vocab_path, "tokenizer vocabulary"), vocab_path.string(), "the top level");
+  def.vocab = VocabReader(vocab_path.string()).read(read_file(vocab_path, "tokenizer vocabulary"));
   def.merges = parse_merges_txt(read_file(merges_path, "tokenizer merges file"), merges_path.string());
 
   // content -> token; the two files must agree where both name a token.

@@ -178,6 +178,19 @@ TEST(TokenizerFiles, MalformedVocabulary) {
   write_small_tokenizer(negative_id, {{"ab", -3}}, "");
   EXPECT_NE(load_error(negative_id.path()).find("out of range"), std::string::npos);
 
+  ScratchDir huge_id;
+  write_small_tokenizer(huge_id, {{"ab", 10'000'000'000}}, "");
+  EXPECT_NE(load_error(huge_id.path()).find("[\"ab\"] is out of range: 10000000000"), std::string::npos);
+
+  ScratchDir nested;
+  write_small_tokenizer(nested, {{"ab", {{"id", 256}}}}, "");
+  EXPECT_NE(load_error(nested.path()).find("[\"ab\"] must be a whole number"), std::string::npos);
+
+  ScratchDir not_an_object;
+  not_an_object.write("vocab.json", "[1, 2]");
+  not_an_object.write("merges.txt", "");
+  EXPECT_NE(load_error(not_an_object.path()).find("vocab.json: the top level must be an object"), std::string::npos);
+
   ScratchDir shared_id;
   write_small_tokenizer(shared_id, {{"ab", 7}}, "");
   EXPECT_NE(load_error(shared_id.path()).find("is given to both"), std::string::npos);
