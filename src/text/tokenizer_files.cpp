@@ -1,5 +1,6 @@
 #include "text/tokenizer_files.h"
 
+#include <charconv>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -250,15 +251,10 @@ TokenizerDefinition read_vocab_and_merges(const fs::path& dir) {
       if (!decoder->is_object()) fail(origin, "added_tokens_decoder", "must be an object mapping ids to tokens");
       for (const auto& [key, entry] : decoder->items()) {
         const std::string field = "added_tokens_decoder[\"" + key + "\"]";
-        int64_t id = -1;
-        try {
-          size_t used = 0;
-          id = std::stoll(key, &used);
-          if (used != key.size()) id = -1;
-        } catch (const std::exception&) {
-        }
-        if (id < 0 || id > std::numeric_limits<int32_t>::max()) fail(origin, field, "is not keyed by a token id");
-        AddedToken t = parse_added_token(entry, int32_t(id), origin, field);
+        int32_t id = -1;
+        const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
+        if (ec != std::errc() || end != key.data() + key.size() || id < 0) fail(origin, field, "is not keyed by a token id");
+        AddedToken t = parse_added_token(entry, id, origin, field);
         if (!added.emplace(t.content, t).second) fail(origin, field, "repeats the token '" + t.content + "'");
       }
     }
