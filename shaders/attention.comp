@@ -73,9 +73,18 @@ void main() {
       if (p.has_mask != 0u && visible) visible = key_mask[batch * p.sk + key] != 0.0;
       float s = kNegInf;
       if (visible) {
-        float dot_qk = 0.0;
-        for (uint dd = 0u; dd < p.d; ++dd) dot_qk += qs[r * D_MAX + dd] * kvs[c * KV_STRIDE + dd];
-        s = dot_qk * p.scale;
+        // Four interleaved fused accumulations: scores of large vectors (|q·k| ~ 1e4) keep about twice the
+        // accuracy of one running sum, and the exponent amplifies score errors into weight errors.
+        vec4 partial = vec4(0.0);
+        uint dd = 0u;
+        for (; dd + 3u < p.d; dd += 4u) {
+          vec4 qv = vec4(qs[r * D_MAX + dd], qs[r * D_MAX + dd + 1u], qs[r * D_MAX + dd + 2u], qs[r * D_MAX + dd + 3u]);
+          vec4 kv = vec4(kvs[c * KV_STRIDE + dd], kvs[c * KV_STRIDE + dd + 1u], kvs[c * KV_STRIDE + dd + 2u],
+                         kvs[c * KV_STRIDE + dd + 3u]);
+          partial = fma(qv, kv, partial);
+        }
+        for (; dd < p.d; ++dd) partial.x = fma(qs[r * D_MAX + dd], kvs[c * KV_STRIDE + dd], partial.x);
+        s = ((partial.x + partial.y) + (partial.z + partial.w)) * p.scale;
       }
       ps[e] = s;
     }
