@@ -12,6 +12,8 @@ namespace {
 
 // fp32 results computed in a different order than the reference.
 constexpr double kRelL2 = 1e-5, kMaxAbsRel = 1e-4;
+// fp16 operands (10-bit mantissa) with fp32 accumulation.
+constexpr double kHalfRelL2 = 3e-3, kHalfMaxAbsRel = 3e-2;
 
 struct Pair {
   Tensor cpu, gpu;
@@ -76,6 +78,7 @@ TEST_F(VulkanOps, Matmul) {
       {{130, 300}, 129, DType::F32, true, Activation::None, true, false, 1.0f},
       {{3, 17, 40}, 24, DType::BF16, false, Activation::None, true, false, 1.0f},
       {{9, 48}, 31, DType::F32, true, Activation::GeluTanh, false, false, 1e7f},  // activations past fp16 range
+      {{2, 9, 48}, 31, DType::BF16, true, Activation::None, true, true, 1e7f},
   };
   for (const std::string& variant : gpu->variants("matmul")) {
     gpu->select_variant("matmul", variant);
@@ -89,9 +92,12 @@ TEST_F(VulkanOps, Matmul) {
       ac.act = ag.act = c.act;
       if (c.bias) ac.bias = b.cpu, ag.bias = b.gpu;
       if (c.residual) ac.residual = r.cpu, ag.residual = r.gpu, ac.gate = g.cpu, ag.gate = g.gpu;
+      // Tensor-core variants compute F16/BF16-weight products with fp16 operands.
+      const bool half_operands = variant != "scalar" && c.w != DType::F32;
       check(cpu->matmul(x.cpu, w.cpu, ac), gpu->matmul(x.gpu, w.gpu, ag),
             "matmul[" + variant + "] " + shape_str(c.x) + " n=" + std::to_string(c.n) + " " +
-                std::string(dtype_name(c.w)));
+                std::string(dtype_name(c.w)),
+            half_operands ? kHalfRelL2 : kRelL2, half_operands ? kHalfMaxAbsRel : kMaxAbsRel);
     }
     // Residual without gate.
     Pair x = act({5, 20}), w = weight({7, 20}, DType::F32), r = act({5, 7});

@@ -75,6 +75,7 @@ Device::Device(DeviceCaps caps) : caps_(std::move(caps)) {
   f12.shaderFloat16 = caps_.fp16;
   f12.shaderInt8 = caps_.int8;
   f12.storageBuffer8BitAccess = caps_.storage8;
+  f12.vulkanMemoryModel = caps_.memory_model;
   f12.pNext = &f13;
   VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
   f11.storageBuffer16BitAccess = caps_.storage16;

@@ -113,6 +113,7 @@ DeviceCaps query_device_caps(VkInstance instance, VkPhysicalDevice physical) {
   c.storage16 = f11.storageBuffer16BitAccess;
   c.nv_coopmat = nv_coopmat_ext && coop.cooperativeMatrix;
   c.maintenance4 = f13.maintenance4;
+  c.memory_model = f12.vulkanMemoryModel;
 
   if (c.nv_coopmat) {
     auto get = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(
@@ -163,7 +164,8 @@ DeviceCaps query_device_caps(VkInstance instance, VkPhysicalDevice physical) {
   c.memory_types.device_local = pick_memory_type(c.memory, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, on_main_heap);
   // Zero-copy only where host-visible device memory is the main heap itself (lavapipe, integrated GPUs), not
   // a small BAR window of a discrete GPU.
-  c.memory_types.zero_copy = pick_memory_type(c.memory, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | host, 0, on_main_heap);
+  if (c.props.deviceType != VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU)
+    c.memory_types.zero_copy = pick_memory_type(c.memory, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | host, 0, on_main_heap);
   c.memory_types.staging = pick_memory_type(c.memory, host, 0, any_heap);
   c.memory_types.readback = pick_memory_type(c.memory, host, VK_MEMORY_PROPERTY_HOST_CACHED_BIT, any_heap);
   return c;

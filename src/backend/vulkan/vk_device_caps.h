@@ -17,7 +17,9 @@ struct CoopMatShape {
 
 struct MemoryTypeChoice {
   int device_local = -1;   // DEVICE_LOCAL, for tensors
-  int zero_copy = -1;      // DEVICE_LOCAL|HOST_VISIBLE|HOST_COHERENT on the main device heap, or -1
+  // DEVICE_LOCAL|HOST_VISIBLE|HOST_COHERENT on the main heap of a non-discrete device, or -1. Discrete GPUs
+  // with a full BAR also expose such a type, but reads through it cross PCIe uncached: they stage instead.
+  int zero_copy = -1;
   int staging = -1;        // HOST_VISIBLE|HOST_COHERENT, for uploads
   int readback = -1;       // HOST_VISIBLE|HOST_COHERENT, HOST_CACHED when available, for downloads
 };
@@ -46,6 +48,7 @@ struct DeviceCaps {
   bool int8 = false;             // shaderInt8
   bool storage8 = false;         // storageBuffer8BitAccess
   bool subgroup_arithmetic = false;
+  bool memory_model = false;     // vulkanMemoryModel (GL_KHR_memory_scope_semantics, used by coopmat shaders)
   bool maintenance4 = false;     // needed by SPIR-V 1.6 shaders (glslc --target-env=vulkan1.3 emits LocalSizeId)
   bool push_descriptor = false;  // VK_KHR_push_descriptor (required)
   bool nv_coopmat = false;       // VK_NV_cooperative_matrix feature
