@@ -30,7 +30,8 @@ void ThreadPool::run_chunks(const Job& job) {
     int64_t c;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (next_chunk_ >= job.chunks) return;
+      // A worker may wake up for a job that has already finished and been replaced by the next one.
+      if (generation_ != job.generation || next_chunk_ >= job.chunks) return;
       c = next_chunk_++;
     }
     int64_t begin = c * job.chunk;
@@ -74,15 +75,15 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
     fn(0, n);
     return;
   }
-  Job job{&fn, n, (n + chunks - 1) / chunks, 0};
+  Job job{&fn, n, (n + chunks - 1) / chunks, 0, 0};
   job.chunks = (n + job.chunk - 1) / job.chunk;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    job.generation = ++generation_;
     job_ = job;
     next_chunk_ = 0;
     finished_chunks_ = 0;
     error_ = nullptr;
-    ++generation_;
   }
   work_ready_.notify_all();
   t_inside_parallel_for = true;

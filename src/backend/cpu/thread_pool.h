@@ -33,6 +33,7 @@ class ThreadPool {
     int64_t n = 0;
     int64_t chunk = 0;
     int64_t chunks = 0;
+    uint64_t generation = 0;  // the job's number: a worker holding an older copy must not claim chunks
   };
   void worker_loop();
   void run_chunks(const Job& job);
