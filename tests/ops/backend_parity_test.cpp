@@ -21,7 +21,7 @@
 
 // 1: the Vulkan backend is among the backends under test, and every one of its cases must leave the
 // validation layers silent.
-#define QI_PARITY_WITH_VULKAN 0
+#define QI_PARITY_WITH_VULKAN 1
 #if QI_PARITY_WITH_VULKAN
 #include "backend/vulkan/vulkan_backend.h"
 #endif
