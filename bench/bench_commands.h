@@ -10,5 +10,7 @@ namespace qi::bench {
 int bench_kernels(const std::vector<std::string>& args);
 // Tokenizer throughput on typical prompts.
 int bench_tokenizer(const std::vector<std::string>& args);
+// Dispatches `qwen-image-vk bench <what> ...` to the functions above.
+int cmd_bench(const std::vector<std::string>& args);
 
 }  // namespace qi::bench

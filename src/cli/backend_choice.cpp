@@ -1,0 +1,32 @@
+#include "cli/backend_choice.h"
+
+#include "backend/cpu/cpu_backend.h"
+#include "backend/vulkan/vulkan_backend.h"
+#include "core/error.h"
+#include "core/log.h"
+
+namespace qi::cli {
+
+// Upper bound for --threads: more than any machine this runs on, small enough to catch typos.
+constexpr int64_t kMaxThreads = 4096;
+
+std::unique_ptr<Backend> make_backend(const std::string& kind, const std::string& device, int threads, bool verbose) {
+  if (kind == "cpu") return make_cpu_backend(threads);
+  if (kind != "vulkan" && kind != "auto") throw UsageError("--backend must be vulkan, cpu or auto (got '" + kind + "')");
+  VulkanOptions vo;
+  vo.device = device;
+  vo.verbose = verbose;
+  if (kind == "vulkan") return make_vulkan_backend(vo);
+  if (list_vulkan_devices().empty()) {
+    log_warn("no Vulkan device found; --backend auto falls back to the CPU backend");
+    return make_cpu_backend(threads);
+  }
+  return make_vulkan_backend(vo);
+}
+
+std::unique_ptr<Backend> make_backend(const Args& args, bool verbose) {
+  const int threads = int(args.get_int("--threads", 0, kMaxThreads).value_or(0));
+  return make_backend(args.get_or("--backend", "vulkan"), args.get_or("--device", ""), threads, verbose);
+}
+
+}  // namespace qi::cli

@@ -1,0 +1,19 @@
+// --backend vulkan|cpu|auto, --device N|NAME, --threads N: shared by every command that computes.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "cli/args.h"
+#include "ops/backend.h"
+
+namespace qi::cli {
+
+// The flags this helper reads (to add to a command's value flags).
+inline const char* const kBackendFlags[] = {"--backend", "--device", "--threads"};
+
+// "vulkan" (default): a Vulkan device or a clear error. "cpu": the fp32 reference backend. "auto": Vulkan
+// when a device exists, else the CPU backend with a warning.
+std::unique_ptr<Backend> make_backend(const Args& args, bool verbose = true);
+std::unique_ptr<Backend> make_backend(const std::string& kind, const std::string& device, int threads, bool verbose);
+
+}  // namespace qi::cli

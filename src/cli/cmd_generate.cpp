@@ -1,0 +1,150 @@
+// qwen-image-vk generate: text-to-image with Qwen-Image.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <random>
+
+#include "cli/args.h"
+#include "cli/backend_choice.h"
+#include "cli/progress.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "io/model_dir.h"
+#include "io/png_writer.h"
+#include "io/safetensors.h"
+#include "pipeline/generation.h"
+#include "pipeline/noise_file.h"
+
+namespace qi::cli {
+
+namespace {
+
+constexpr const char* kGenerateHelp =
+    "usage: qwen-image-vk generate --model DIR --prompt TEXT [flags]\n\n"
+    "  --model DIR                 a diffusers Qwen-Image directory (model_index.json, transformer/, ...)\n"
+    "  --prompt TEXT               what to draw (may be empty)\n"
+    "  --negative-prompt TEXT      negative prompt (default \" \", one space, as in Qwen's examples)\n"
+    "  --cfg G                     true-CFG scale (default 4.0); 1 turns CFG off (one transformer pass a step)\n"
+    "  --width W, --height H       image size (default 1328x1328). Sizes are floored to multiples of 16\n"
+    "                              (VAE factor 8 x patch 2) with a warning, as diffusers does\n"
+    "  --steps N                   denoising steps (default 50)\n"
+    "  --seed S                    noise seed (default: random). Draws exactly what\n"
+    "                              torch.randn(..., generator=torch.Generator(\"cpu\").manual_seed(S)) draws in\n"
+    "                              float32, so seeds match diffusers/ComfyUI runs with an fp32 CPU generator\n"
+    "  --noise FILE                initial noise from a safetensors file with one F32 tensor [16, H/8, W/8]\n"
+    "                              or [1, 16, 1, H/8, W/8] (instead of --seed)\n"
+    "  --max-sequence-length N     prompt tokens kept (default 512, at most 1024; longer prompts are truncated)\n"
+    "  --output PATH               PNG to write (default output.png); written atomically\n"
+    "  --batch-count N             N images with consecutive seeds, written as PATH-stem_000.png, ...\n"
+    "  --backend vulkan|cpu|auto   compute backend (default vulkan; auto falls back to cpu without a GPU)\n"
+    "  --device N|NAME             Vulkan device index or name substring (see `qwen-image-vk devices`)\n"
+    "  --threads N                 CPU backend threads (default: all)\n"
+    "  --dump DIR                  write every intermediate tensor (names as in the fixture reference) to\n"
+    "                              DIR/intermediates.safetensors\n"
+    "  --quiet                     no progress output\n";
+
+// Largest accepted side: 8× the model's usual 1328; larger sizes need more memory than any GPU has.
+constexpr int64_t kMaxSide = 16384;
+constexpr int64_t kMaxSteps = 10000;
+constexpr int64_t kMaxBatchCount = 100000;
+
+std::atomic<bool> g_cancel{false};
+extern "C" void on_signal(int) { g_cancel = true; }
+
+int floor_size(int64_t v, const char* name) {
+  int f = floor_to_patch_multiple(int(v));
+  if (f != v) log_warn(std::string(name) + " " + std::to_string(v) + " is not a multiple of 16; using " + std::to_string(f));
+  if (f <= 0) throw UsageError(std::string(name) + " must be at least 16");
+  return f;
+}
+
+std::filesystem::path numbered(const std::filesystem::path& p, int64_t k) {
+  char suffix[32];
+  std::snprintf(suffix, sizeof suffix, "_%03lld", (long long)k);
+  return p.parent_path() / (p.stem().string() + suffix + p.extension().string());
+}
+
+// Collects intermediates for --dump as host copies.
+struct DumpSink {
+  std::vector<TensorToWrite> tensors;
+  Backend* backend = nullptr;
+  void operator()(const std::string& name, const Tensor& t) {
+    TensorToWrite w{name, t.dtype(), t.shape(), std::vector<uint8_t>(t.bytes())};
+    backend->to_host(t, w.data.data());
+    tensors.push_back(std::move(w));
+  }
+};
+
+}  // namespace
+
+int cmd_generate(const std::vector<std::string>& argv) {
+  Args args(argv,
+            {"--model", "--prompt", "--negative-prompt", "--cfg", "--width", "--height", "--steps", "--seed", "--noise",
+             "--max-sequence-length", "--output", "--batch-count", "--backend", "--device", "--threads", "--dump"},
+            {"--help", "--quiet"});
+  if (args.has("--help")) {
+    std::printf("%s", kGenerateHelp);
+    return 0;
+  }
+  // Validate everything before any work starts.
+  const std::string model_path = args.require("--model");
+  const std::string prompt = args.require("--prompt");
+  GenerationOptions o;
+  o.prompt = prompt;
+  o.negative_prompt = args.get_or("--negative-prompt", " ");
+  o.cfg = float(args.get_double("--cfg").value_or(4.0));
+  if (o.cfg < 0) throw UsageError("--cfg must be >= 0");
+  if (o.cfg <= 1.0f) o.negative_prompt.reset();
+  o.width = floor_size(args.get_int("--width", 1, kMaxSide).value_or(1328), "--width");
+  o.height = floor_size(args.get_int("--height", 1, kMaxSide).value_or(1328), "--height");
+  o.steps = int(args.get_int("--steps", 1, kMaxSteps).value_or(50));
+  o.max_sequence_length = int(args.get_int("--max-sequence-length", 1, 1024).value_or(512));
+  if (args.has("--seed") && args.has("--noise")) throw UsageError("--seed and --noise exclude each other");
+  o.seed = args.get_uint64("--seed").value_or(std::random_device{}() | (uint64_t(std::random_device{}()) << 32));
+  const int64_t batch = args.get_int("--batch-count", 1, kMaxBatchCount).value_or(1);
+  const std::filesystem::path output = args.get_or("--output", "output.png");
+  check_output_path_writable(output);
+  const bool quiet = args.has("--quiet");
+  if (quiet) set_log_level(LogLevel::Warn);
+
+  const ModelDir model = ModelDir::open(model_path);
+  if (auto noise = args.get("--noise"))
+    o.noise = load_noise_file(*noise, model.vae.z_dim, o.height / 8, o.width / 8);
+  auto backend = make_backend(args, !quiet);
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  Generator gen(model, *backend);
+  const std::string model_name = std::filesystem::path(model_path).filename().string();
+  for (int64_t k = 0; k < batch; ++k) {
+    GenerationOptions ok = o;
+    ok.seed = o.seed + uint64_t(k);
+    const std::filesystem::path out = batch > 1 ? numbered(output, k) : output;
+    ProgressBar bar(ok.steps, quiet);
+    DumpSink dump{{}, backend.get()};
+    TensorSink sink;
+    if (args.has("--dump")) sink = std::ref(dump);
+    GenerationResult r;
+    try {
+      r = gen.generate(ok, sink, [&](int step, int steps, double s) { bar.update(step, s); }, &g_cancel);
+    } catch (const Cancelled&) {
+      bar.finish();
+      log_error("interrupted; no image written");
+      return 130;
+    }
+    bar.finish();
+    write_png_rgb8(out, r.width, r.height, r.rgb, {{kParametersTextKey, png_parameters_text(ok, model_name)}});
+    if (auto dir = args.get("--dump")) {
+      std::filesystem::create_directories(*dir);
+      write_safetensors(std::filesystem::path(*dir) / "intermediates.safetensors", dump.tensors);
+    }
+    if (!quiet) print_stage_summary(r.stages);
+    log_info("wrote " + out.string() + " (seed " + std::to_string(ok.seed) + ")");
+  }
+  return 0;
+}
+
+}  // namespace qi::cli

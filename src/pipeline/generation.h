@@ -1,0 +1,97 @@
+// Text-to-image generation with Qwen-Image (diffusers QwenImagePipeline, spec §2): prompt encoding,
+// flow-matching Euler sampling with true CFG, VAE decoding to 8-bit RGB. Written against the op interface,
+// so the same code runs on the CPU and Vulkan backends.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/model_dir.h"
+#include "io/png_writer.h"
+#include "model/tensor_sink.h"
+#include "ops/backend.h"
+
+namespace qi {
+
+class Qwen2Tokenizer;
+class TextEncoder;
+class Mmdit;
+class VaeDecoder;
+
+struct GenerationOptions {
+  std::string prompt;
+  // CFG runs when a negative prompt is given and cfg > 1 (as in diffusers).
+  std::optional<std::string> negative_prompt;
+  int width = 1328, height = 1328;  // floored to multiples of 16 by the caller (see floor_to_patch_multiple)
+  int steps = 50;
+  float cfg = 4.0f;
+  uint64_t seed = 0;
+  // Initial noise [16, H/8, W/8]; when empty it is drawn from `seed` with the torch-compatible generator.
+  std::vector<float> noise;
+  int max_sequence_length = 512;
+  // Custom sigmas (steps values) replacing the scheduler's; empty = the scheduler's schedule.
+  std::vector<float> sigmas;
+};
+
+struct StageReport {
+  std::string name;
+  double seconds = 0;
+  uint64_t peak_bytes = 0;  // peak backend memory during the stage
+};
+
+struct GenerationResult {
+  int width = 0, height = 0;
+  std::vector<uint8_t> rgb;  // height × width × 3
+  std::vector<StageReport> stages;
+};
+
+// Called after each denoising step: step (1-based), total steps, seconds since denoising started.
+using ProgressFn = std::function<void(int step, int steps, double seconds)>;
+
+// Thrown when generation is interrupted through the cancel flag.
+struct Cancelled : std::runtime_error {
+  Cancelled() : std::runtime_error("interrupted") {}
+};
+
+class Generator {
+ public:
+  Generator(const ModelDir& model, Backend& backend);
+  ~Generator();
+
+  GenerationResult generate(const GenerationOptions& options, const TensorSink& sink = {},
+                            const ProgressFn& progress = {}, const std::atomic<bool>* cancel = nullptr);
+
+  // Prompt embeddings [L, hidden] for a raw prompt (template applied, 34 tokens dropped, truncated to
+  // max_sequence_length with a warning). Loads the text encoder on first use.
+  Tensor encode_prompt(const std::string& prompt, int max_sequence_length, const TensorSink& sink = {},
+                       const std::string& name = "prompt");
+  // Frees the text encoder's weights (done before denoising to keep peak memory low).
+  void release_text_encoder();
+
+  const ModelDir& model() const { return model_; }
+
+ private:
+  void ensure_transformer();
+  void ensure_vae();
+
+  ModelDir model_;
+  Backend& backend_;
+  std::unique_ptr<Qwen2Tokenizer> tokenizer_;
+  std::unique_ptr<TensorStore> text_store_, transformer_store_, vae_store_;
+  std::unique_ptr<TextEncoder> text_encoder_;
+  std::unique_ptr<Mmdit> transformer_;
+  std::unique_ptr<VaeDecoder> vae_;
+};
+
+// The A1111/ComfyUI-style description of a generation for the PNG `parameters` chunk.
+std::string png_parameters_text(const GenerationOptions& options, const std::string& model_name);
+
+// Floors a size to the model's multiple (16 = VAE factor 8 × patch 2), as diffusers does.
+int floor_to_patch_multiple(int size);
+
+}  // namespace qi
