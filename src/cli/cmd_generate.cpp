@@ -25,6 +25,8 @@ namespace {
 constexpr const char* kGenerateHelp =
     "usage: qwen-image-vk generate --model DIR --prompt TEXT [flags]\n\n"
     "  --model DIR                 a diffusers Qwen-Image directory (model_index.json, transformer/, ...)\n"
+    "  --random-weights SEED       instead of --model: the full-size architecture with random weights made in\n"
+    "                              memory (needs --tokenizer DIR); for benchmarks and smoke tests\n"
     "  --prompt TEXT               what to draw (may be empty)\n"
     "  --negative-prompt TEXT      negative prompt (default \" \", one space, as in Qwen's examples)\n"
     "  --cfg G                     true-CFG scale (default 4.0); 1 turns CFG off (one transformer pass a step)\n"
@@ -83,14 +85,20 @@ struct DumpSink {
 int cmd_generate(const std::vector<std::string>& argv) {
   Args args(argv,
             {"--model", "--prompt", "--negative-prompt", "--cfg", "--width", "--height", "--steps", "--seed", "--noise",
-             "--max-sequence-length", "--output", "--batch-count", "--backend", "--device", "--threads", "--dump"},
+             "--max-sequence-length", "--output", "--batch-count", "--backend", "--device", "--threads", "--dump",
+             "--random-weights", "--tokenizer"},
             {"--help", "--quiet"});
   if (args.has("--help")) {
     std::printf("%s", kGenerateHelp);
     return 0;
   }
   // Validate everything before any work starts.
-  const std::string model_path = args.require("--model");
+  // --random-weights SEED: the full-size published architecture with random weights (benchmarks and smoke
+  // tests without the 57 GB download); only the tokenizer (--tokenizer DIR) is read from disk.
+  const bool random_weights = args.has("--random-weights");
+  if (random_weights == args.has("--model")) throw UsageError("give one of --model DIR or --random-weights SEED");
+  if (random_weights && !args.has("--tokenizer")) throw UsageError("--random-weights needs --tokenizer DIR");
+  const std::string model_path = random_weights ? "random-weights" : args.require("--model");
   const std::string prompt = args.require("--prompt");
   GenerationOptions o;
   o.prompt = prompt;
@@ -110,7 +118,9 @@ int cmd_generate(const std::vector<std::string>& argv) {
   const bool quiet = args.has("--quiet");
   if (quiet) set_log_level(LogLevel::Warn);
 
-  const ModelDir model = ModelDir::open(model_path);
+  const ModelDir model = random_weights
+                             ? ModelDir::with_random_weights(args.require("--tokenizer"), *args.get_uint64("--random-weights"))
+                             : ModelDir::open(model_path);
   if (auto noise = args.get("--noise"))
     o.noise = load_noise_file(*noise, model.vae.z_dim, o.height / 8, o.width / 8);
   auto backend = make_backend(args, !quiet);
