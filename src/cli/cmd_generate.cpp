@@ -132,6 +132,7 @@ int cmd_generate(const std::vector<std::string>& argv) {
   for (int64_t k = 0; k < batch; ++k) {
     GenerationOptions ok = o;
     ok.seed = o.seed + uint64_t(k);
+    ok.release_transformer_before_decode = k + 1 == batch;  // lowest peak memory for the last image
     const std::filesystem::path out = batch > 1 ? numbered(output, k) : output;
     ProgressBar bar(ok.steps, quiet);
     DumpSink dump{{}, backend.get()};

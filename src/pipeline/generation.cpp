@@ -105,6 +105,11 @@ void Generator::release_text_encoder() {
   text_store_.reset();
 }
 
+void Generator::release_transformer() {
+  transformer_.reset();
+  transformer_store_.reset();
+}
+
 void Generator::ensure_transformer() {
   if (transformer_) return;
   transformer_store_ = std::make_unique<TensorStore>(model_.transformer_weights());
@@ -190,6 +195,7 @@ GenerationResult Generator::generate(const GenerationOptions& o, const TensorSin
     }
   }
 
+  if (o.release_transformer_before_decode) release_transformer();
   {
     StageTimer timer(backend_, result.stages, "decoding");
     ensure_vae();

@@ -36,6 +36,9 @@ struct GenerationOptions {
   int max_sequence_length = 512;
   // Custom sigmas (steps values) replacing the scheduler's; empty = the scheduler's schedule.
   std::vector<float> sigmas;
+  // Frees the transformer's weights before decoding, so the VAE never shares the device with them (lowest
+  // peak memory; set it for the last image of a batch).
+  bool release_transformer_before_decode = false;
 };
 
 struct StageReport {
@@ -72,6 +75,7 @@ class Generator {
                        const std::string& name = "prompt");
   // Frees the text encoder's weights (done before denoising to keep peak memory low).
   void release_text_encoder();
+  void release_transformer();
 
   const ModelDir& model() const { return model_; }
 
