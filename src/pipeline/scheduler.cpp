@@ -9,12 +9,7 @@
 #include "core/error.h"
 
 // The schedule must round exactly as numpy/torch do, one operation at a time; fusing a multiply and an add
-// would change the last bit, so contraction is switched off for this file.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+// would change the last bit, so contraction is switched off for this file (-ffp-contract=off, CMakeLists.txt).
 
 namespace qi {
 namespace {

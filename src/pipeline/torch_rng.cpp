@@ -10,12 +10,7 @@
 
 // Every float operation below must round exactly as torch's compiled kernel does. The products that GCC
 // fused into multiply-adds there are written as std::fma; every other product and sum must stay unfused,
-// whatever the target, so contraction is switched off for this file.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+// whatever the target, so contraction is switched off for this file (-ffp-contract=off, CMakeLists.txt).
 
 namespace qi {
 namespace {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "backend/cpu/cpu_ops.h"
+#include "ops/shape_math.h"
 
 namespace qi::cpu {
 namespace {
@@ -13,22 +14,11 @@ constexpr int64_t kRowsPerTask = 64;
 constexpr int64_t kTransposeTile = 32;  // square tiles keep both the read and the write side in cache
 
 int normalise_axis(std::string_view op, const Tensor& t, int axis) {
-  const int a = axis < 0 ? axis + t.rank() : axis;
-  if (a < 0 || a >= t.rank()) fail(op, "axis " + std::to_string(axis) + " out of range for " + t.describe());
-  return a;
+  const std::optional<int> a = normalized_axis(t.rank(), axis);
+  if (!a) fail(op, "axis " + std::to_string(axis) + " out of range for " + t.describe());
+  return *a;
 }
 
-// Product of the dims before / from `axis`.
-int64_t outer_size(const Shape& s, int axis) {
-  int64_t n = 1;
-  for (int i = 0; i < axis; ++i) n *= s[size_t(i)];
-  return n;
-}
-int64_t inner_size(const Shape& s, int axis) {
-  int64_t n = 1;
-  for (size_t i = size_t(axis); i < s.size(); ++i) n *= s[i];
-  return n;
-}
 
 template <typename Element>
 void transpose_matrices(const Element* in, Element* out, int64_t matrices, int64_t rows, int64_t cols, ThreadPool& pool) {

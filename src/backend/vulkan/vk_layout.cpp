@@ -4,6 +4,7 @@
 
 #include "backend/vulkan/vk_op_checks.h"
 #include "backend/vulkan/vk_ops.h"
+#include "ops/shape_math.h"
 
 namespace qi::vk {
 namespace {
@@ -11,16 +12,11 @@ namespace {
 constexpr uint32_t kWorkgroup = 256;  // local_size_x of the layout shaders
 
 int normalise_axis(std::string_view op, const Tensor& t, int axis) {
-  const int a = axis < 0 ? axis + t.rank() : axis;
-  if (a < 0 || a >= t.rank()) fail(op, "axis " + std::to_string(axis) + " out of range for " + t.describe());
-  return a;
+  const std::optional<int> a = normalized_axis(t.rank(), axis);
+  if (!a) fail(op, "axis " + std::to_string(axis) + " out of range for " + t.describe());
+  return *a;
 }
 
-int64_t outer_size(const Shape& s, int axis) {
-  int64_t n = 1;
-  for (int i = 0; i < axis; ++i) n *= s[size_t(i)];
-  return n;
-}
 
 // log2 of the element size: the shaders' elem_shift.
 uint32_t element_shift(DType t) {

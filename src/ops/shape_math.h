@@ -1,0 +1,31 @@
+// Index arithmetic over contiguous shapes, shared by the backends' layout ops (concat, slice, ...).
+#pragma once
+#include <cstdint>
+#include <optional>
+
+#include "core/tensor.h"
+
+namespace qi {
+
+// A numpy-style axis (negative counts from the end) as 0..rank-1, or nullopt when out of range.
+inline std::optional<int> normalized_axis(int rank, int axis) {
+  const int a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) return std::nullopt;
+  return a;
+}
+
+// Product of the dims before `axis` (the number of independent outer blocks).
+inline int64_t outer_size(const Shape& s, int axis) {
+  int64_t n = 1;
+  for (int i = 0; i < axis; ++i) n *= s[size_t(i)];
+  return n;
+}
+
+// Product of the dims from `axis` on (the elements of one outer block).
+inline int64_t inner_size(const Shape& s, int axis) {
+  int64_t n = 1;
+  for (size_t i = size_t(axis); i < s.size(); ++i) n *= s[i];
+  return n;
+}
+
+}  // namespace qi
