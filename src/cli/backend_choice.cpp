@@ -4,6 +4,7 @@
 #include "backend/vulkan/vulkan_backend.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "cli/memory_estimate.h"
 
 namespace qi::cli {
 
@@ -27,6 +28,20 @@ std::unique_ptr<Backend> make_backend(const std::string& kind, const std::string
 std::unique_ptr<Backend> make_backend(const Args& args, bool verbose) {
   const int threads = int(args.get_int("--threads", 0, kMaxThreads).value_or(0));
   return make_backend(args.get_or("--backend", "vulkan"), args.get_or("--device", ""), threads, verbose);
+}
+
+uint64_t backend_memory_bytes(const Backend& backend, const Args& args) {
+  if (backend.name() == "cpu") return system_memory_bytes();
+  // The same choice make_vulkan_backend makes: --device as an index or a name substring, else the default.
+  const std::string want = args.get_or("--device", "");
+  const bool by_index = !want.empty() && want.find_first_not_of("0123456789") == std::string::npos;
+  for (const VulkanDeviceInfo& d : list_vulkan_devices()) {
+    const bool match = want.empty() ? d.default_choice
+                       : by_index   ? want == std::to_string(d.index)
+                                    : d.name.find(want) != std::string::npos;
+    if (match) return d.device_local_bytes;
+  }
+  return 0;
 }
 
 }  // namespace qi::cli

@@ -14,6 +14,10 @@ inline const char* const kBackendFlags[] = {"--backend", "--device", "--threads"
 // "vulkan" (default): a Vulkan device or a clear error. "cpu": the fp32 reference backend. "auto": Vulkan
 // when a device exists, else the CPU backend with a warning.
 std::unique_ptr<Backend> make_backend(const Args& args, bool verbose = true);
+// Memory the backend can use for one generation: the chosen Vulkan device's device-local memory, or this
+// machine's RAM for the CPU backend; 0 when unknown.
+uint64_t backend_memory_bytes(const Backend& backend, const Args& args);
+
 std::unique_ptr<Backend> make_backend(const std::string& kind, const std::string& device, int threads, bool verbose);
 
 }  // namespace qi::cli

@@ -9,6 +9,7 @@
 
 #include "cli/args.h"
 #include "cli/backend_choice.h"
+#include "cli/memory_estimate.h"
 #include "cli/progress.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -17,6 +18,7 @@
 #include "io/safetensors.h"
 #include "pipeline/generation.h"
 #include "pipeline/noise_file.h"
+#include "text/utf8.h"
 
 namespace qi::cli {
 
@@ -53,8 +55,38 @@ constexpr int64_t kMaxSide = 16384;
 constexpr int64_t kMaxSteps = 10000;
 constexpr int64_t kMaxBatchCount = 100000;
 
+// Exit codes of an interrupted run: 128 + the signal number, as a shell reports a process killed by it
+// (130 for SIGINT, 143 for SIGTERM), but reached through a clean exit: the denoising loop stops at the end
+// of the current step, nothing is written and every temporary file is gone.
+constexpr int kExitSignalBase = 128;
+
 std::atomic<bool> g_cancel{false};
-extern "C" void on_signal(int) { g_cancel = true; }
+std::atomic<int> g_signal{0};
+extern "C" void on_signal(int sig) {
+  g_signal = sig;
+  g_cancel = true;
+}
+
+// Refuses prompt text the tokenizer would reject, before anything is loaded. (A NUL byte cannot reach us
+// through argv: C strings end at the first NUL. The tokenizer itself treats NUL as an ordinary character.)
+void require_utf8_flag(const std::string& value, const char* flag) {
+  if (auto problem = text::find_utf8_problem(value))
+    throw UsageError(std::string(flag) + " is not valid UTF-8: " + problem->reason + " at byte " +
+                     std::to_string(problem->offset));
+}
+
+// Refuses a generation whose estimated peak memory exceeds what the backend has, naming the estimate and
+// the ways out. `available` is the Vulkan device's device-local memory or this machine's RAM for the CPU
+// backend; 0 (unknown) skips the check.
+void check_memory(const MemoryEstimate& e, uint64_t available, const std::string& backend_name,
+                  const GenerationOptions& o) {
+  if (available == 0 || e.peak_bytes <= available) return;
+  throw RuntimeFailure("a " + std::to_string(o.width) + "x" + std::to_string(o.height) +
+                       " generation needs about " + e.describe() + " of memory; the " + backend_name +
+                       " backend has " + format_gib(available) +
+                       ". Options: a smaller --width/--height, a shorter --max-sequence-length, or a backend "
+                       "with more memory (--backend cpu uses system RAM, --device picks another GPU)");
+}
 
 int floor_size(int64_t v, const char* name) {
   int f = floor_to_patch_multiple(int(v));
@@ -100,9 +132,11 @@ int cmd_generate(const std::vector<std::string>& argv) {
   if (random_weights && !args.has("--tokenizer")) throw UsageError("--random-weights needs --tokenizer DIR");
   const std::string model_path = random_weights ? "random-weights" : args.require("--model");
   const std::string prompt = args.require("--prompt");
+  require_utf8_flag(prompt, "--prompt");
   GenerationOptions o;
   o.prompt = prompt;
   o.negative_prompt = args.get_or("--negative-prompt", " ");
+  require_utf8_flag(*o.negative_prompt, "--negative-prompt");
   o.cfg = float(args.get_double("--cfg").value_or(4.0));
   if (o.cfg < 0) throw UsageError("--cfg must be >= 0");
   if (o.cfg <= 1.0f) o.negative_prompt.reset();
@@ -124,6 +158,13 @@ int cmd_generate(const std::vector<std::string>& argv) {
   if (auto noise = args.get("--noise"))
     o.noise = load_noise_file(*noise, model.vae.z_dim, o.height / 8, o.width / 8);
   auto backend = make_backend(args, !quiet);
+  EstimateInputs ei;
+  ei.width = o.width;
+  ei.height = o.height;
+  ei.max_sequence_length = o.max_sequence_length;
+  ei.weight_element_bytes = backend->name() == "cpu" ? sizeof(float) : 2;  // CPU widens to fp32; Vulkan keeps bf16
+  ei.transformer_resident_during_decode = batch > 1;
+  check_memory(estimate_generation_memory(model, ei), backend_memory_bytes(*backend, args), backend->name(), o);
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
@@ -143,8 +184,9 @@ int cmd_generate(const std::vector<std::string>& argv) {
       r = gen.generate(ok, sink, [&](int step, int steps, double s) { bar.update(step, s); }, &g_cancel);
     } catch (const Cancelled&) {
       bar.finish();
-      log_error("interrupted; no image written");
-      return 130;
+      const int sig = g_signal.load();
+      log_error(std::string("interrupted (") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + "); no image written");
+      return kExitSignalBase + (sig ? sig : SIGINT);
     }
     bar.finish();
     write_png_rgb8(out, r.width, r.height, r.rgb, {{kParametersTextKey, png_parameters_text(ok, model_name)}});
