@@ -1,5 +1,7 @@
 #include "cli/backend_choice.h"
 
+#include <algorithm>
+
 #include "backend/cpu/cpu_backend.h"
 #include "backend/vulkan/vulkan_backend.h"
 #include "core/error.h"
@@ -39,7 +41,8 @@ uint64_t backend_memory_bytes(const Backend& backend, const Args& args) {
     const bool match = want.empty() ? d.default_choice
                        : by_index   ? want == std::to_string(d.index)
                                     : d.name.find(want) != std::string::npos;
-    if (match) return d.device_local_bytes;
+    // A CPU implementation (lavapipe) allocates from system RAM whatever heap size it reports.
+    if (match) return d.type == "cpu" ? std::max(d.device_local_bytes, system_memory_bytes()) : d.device_local_bytes;
   }
   return 0;
 }

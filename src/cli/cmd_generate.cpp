@@ -62,9 +62,13 @@ constexpr int kExitSignalBase = 128;
 
 std::atomic<bool> g_cancel{false};
 std::atomic<int> g_signal{0};
+// The first SIGINT/SIGTERM asks the loop to stop after the current step; the handler then goes back to the
+// default, so a second one ends the process at once (a step of a large image can take minutes). Either
+// way no image is written: the PNG is only written, atomically, after decoding.
 extern "C" void on_signal(int sig) {
   g_signal = sig;
   g_cancel = true;
+  std::signal(sig, SIG_DFL);
 }
 
 // Refuses prompt text the tokenizer would reject, before anything is loaded. (A NUL byte cannot reach us
@@ -162,7 +166,6 @@ int cmd_generate(const std::vector<std::string>& argv) {
   ei.width = o.width;
   ei.height = o.height;
   ei.max_sequence_length = o.max_sequence_length;
-  ei.weight_element_bytes = backend->name() == "cpu" ? sizeof(float) : 2;  // CPU widens to fp32; Vulkan keeps bf16
   ei.transformer_resident_during_decode = batch > 1;
   check_memory(estimate_generation_memory(model, ei), backend_memory_bytes(*backend, args), backend->name(), o);
 

@@ -30,10 +30,25 @@ constexpr uint64_t kVaeLiveFullResTensors = 4;
 // Allocator slack, staging buffers and fragmentation: 10 % on top.
 constexpr double kOverhead = 1.10;
 
+// Random weights are generated as bf16 (io/random_weights.h).
+constexpr uint64_t kRandomWeightBytes = 2;
+
 uint64_t param_count(const std::vector<ExpectedTensor>& tensors) {
   uint64_t n = 0;
   for (const auto& t : tensors) n += uint64_t(shape_numel(t.shape));
   return n;
+}
+
+// Weight bytes of one component: the stored tensors' sizes, or the expected tensors for random weights
+// (which are never generated just to be counted).
+template <class OpenStore>
+uint64_t weight_bytes(const ModelDir& model, const std::vector<ExpectedTensor>& expected, OpenStore open_store) {
+  if (model.random_weights_seed) return param_count(expected) * kRandomWeightBytes;
+  const TensorStore store = open_store();
+  uint64_t bytes = 0;  // keys the model never reads (lm_head, the vision tower) are never loaded
+  for (const std::string& name : store.names())
+    if (!is_ignored_text_encoder_key(name)) bytes += store.get(name).bytes;
+  return bytes;
 }
 
 }  // namespace
@@ -58,15 +73,16 @@ MemoryEstimate estimate_generation_memory(const ModelDir& model, const EstimateI
 
   const TextEncoderConfig& te = model.text_encoder;
   e.text_encoder_bytes =
-      param_count(expected_text_encoder_tensors(te, "model.")) * in.weight_element_bytes +
+      weight_bytes(model, expected_text_encoder_tensors(te, "model."), [&] { return model.text_encoder_weights(); }) +
       text_tokens * (kTextLiveHidden * uint64_t(te.hidden_size) + kTextLiveIntermediate * uint64_t(te.intermediate_size)) * kF32;
 
   const uint64_t tokens = image_tokens + text_tokens;
-  const uint64_t transformer_weights = param_count(expected_transformer_tensors(model.transformer)) * in.weight_element_bytes;
+  const uint64_t transformer_weights = weight_bytes(model, expected_transformer_tensors(model.transformer),
+                                                    [&] { return model.transformer_weights(); });
   e.transformer_bytes = transformer_weights +
                         kCfgPasses * tokens * kTransformerLiveHidden * uint64_t(model.transformer.hidden()) * kF32;
 
-  e.vae_bytes = param_count(expected_vae_tensors(model.vae, false)) * in.weight_element_bytes +
+  e.vae_bytes = weight_bytes(model, expected_vae_tensors(model.vae, false), [&] { return model.vae_weights(); }) +
                 kVaeLiveFullResTensors * uint64_t(model.vae.base_dim) * w * h * kF32;
   if (in.transformer_resident_during_decode) e.vae_bytes += transformer_weights;
 

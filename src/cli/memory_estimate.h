@@ -19,13 +19,12 @@ struct MemoryEstimate {
 
 struct EstimateInputs {
   int width = 0, height = 0, max_sequence_length = 0;
-  // Bytes one weight element takes on the backend: the CPU reference backend widens everything to fp32
-  // (4); the Vulkan backend keeps the published bf16 (2).
-  uint64_t weight_element_bytes = 4;
   // A batch keeps the transformer resident while decoding every image but the last one.
   bool transformer_resident_during_decode = false;
 };
 
+// Both backends keep weights in their stored dtype, so the weights count with their size in the files
+// (their headers are read, no data); --random-weights models count as bf16, which they are made in.
 MemoryEstimate estimate_generation_memory(const ModelDir& model, const EstimateInputs& in);
 
 // Physical memory of this machine (sysconf), 0 when unknown.
