@@ -200,6 +200,20 @@ TEST_F(Cli, BatchCountWritesNumberedFilesWithConsecutiveSeeds) {
   EXPECT_NE(read_png_rgb8(out / "fox_000.png").rgb, read_png_rgb8(out / "fox_001.png").rgb);
 }
 
+// The binary on the Vulkan backend (lavapipe without a GPU) under the Khronos validation layer with
+// synchronization validation (QI_VALIDATION=1): the run succeeds and reports no validation message; the
+// layer must really be there (else the check would be empty).
+TEST_F(Cli, VulkanGenerationIsValidationClean) {
+  RunResult r = run_cli({"generate", "--model", model().string(), "--prompt", "a fox", "--width", "80", "--height",
+                         "112", "--steps", "2", "--seed", "1", "--backend", "vulkan", "--output",
+                         (out / "vk.png").string()},
+                        {"QI_VALIDATION=1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("VK_LAYER_KHRONOS_validation is not installed"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("vulkan validation:"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(out / "vk.png"));
+}
+
 // ---- interrupting a generation ----------------------------------------------------------------------------
 
 // How long a signalled run may take to stop: the current denoising step finishes first. On the CPU
