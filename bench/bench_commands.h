@@ -8,6 +8,8 @@ namespace qi::bench {
 
 // Op microbenchmarks on the model's real shapes, with ratios to ../shared/reference/anchors.json.
 int bench_kernels(const std::vector<std::string>& args);
+// Full-size transformer forwards with random weights: ms per forward, peak memory, per-op split.
+int bench_transformer(const std::vector<std::string>& args);
 // Tokenizer throughput on typical prompts.
 int bench_tokenizer(const std::vector<std::string>& args);
 // Dispatches `qwen-image-vk bench <what> ...` to the functions above.

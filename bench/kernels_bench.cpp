@@ -35,8 +35,12 @@ struct Case {
 
 struct Result {
   Case c;
+  std::string variant;  // "" = the automatic choice
   double median_ms = 0;
 };
+
+// Ops whose every variant is timed (the others run their automatic choice).
+bool times_every_variant(const std::string& op) { return op == "matmul" || op == "attention"; }
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -182,7 +186,8 @@ int bench_kernels(const std::vector<std::string>& argv) {
         "                                   [--anchors FILE] [--json FILE]\n\n"
         "Times every op on the model's real shapes (GEMMs at the 1024² and 1328² token counts, joint attention\n"
         "24 heads x 128, VAE convolutions at 1024²) with device timestamps: median of N runs after %d warm-ups.\n"
-        "Prints TFLOP/s or GB/s and the ratio to the cuBLAS/SDPA figure of anchors.json for the same shape.\n"
+        "Prints TFLOP/s or GB/s and the ratio to the cuBLAS/SDPA figure of anchors.json for the same shape;\n"
+        "matmul and attention are timed once per shader variant the device has.\n"
         "--small uses tiny shapes (for CPU devices such as lavapipe, chosen automatically there).\n",
         kWarmups);
     return 0;
@@ -199,24 +204,30 @@ int bench_kernels(const std::vector<std::string>& argv) {
   b.flush();
   std::vector<Result> results;
   for (const Case& c : cases) {
-    for (int i = 0; i < kWarmups; ++i) c.run();
-    b.flush();
-    std::vector<double> ms;
-    for (int r = 0; r < repeats; ++r) {
-      b.set_profiling(false);
-      b.set_profiling(true);  // restarts the accumulation
-      c.run();
+    const bool each = times_every_variant(c.op) && b.variants(c.op).size() > 1;
+    const std::vector<std::string> variants = each ? b.variants(c.op) : std::vector<std::string>{""};
+    for (const std::string& variant : variants) {
+      if (each) b.select_variant(c.op, variant);
+      for (int i = 0; i < kWarmups; ++i) c.run();
       b.flush();
-      double total = 0;
-      for (const auto& t : b.op_timings()) total += t.total_ms;
-      ms.push_back(total);
+      std::vector<double> ms;
+      for (int r = 0; r < repeats; ++r) {
+        b.set_profiling(false);
+        b.set_profiling(true);  // restarts the accumulation
+        c.run();
+        b.flush();
+        double total = 0;
+        for (const auto& t : b.op_timings()) total += t.total_ms;
+        ms.push_back(total);
+      }
+      b.set_profiling(false);
+      results.push_back({c, variant, median(ms)});
     }
-    b.set_profiling(false);
-    results.push_back({c, median(ms)});
+    if (each) b.select_variant(c.op, "");
   }
 
-  std::printf("device: %s\n%-22s %-34s %10s %12s %10s %12s\n", b.name().c_str(), "op", "shape", "ms", "TFLOP/s", "GB/s",
-              "vs anchor");
+  std::printf("device: %s\n%-32s %-34s %10s %12s %10s %12s\n", b.name().c_str(), "op/variant", "shape", "ms", "TFLOP/s",
+              "GB/s", "vs anchor");
   nlohmann::json out = nlohmann::json::array();
   for (const Result& r : results) {
     const double s = r.median_ms / 1e3;
@@ -224,8 +235,9 @@ int bench_kernels(const std::vector<std::string>& argv) {
     const double anchor = anchor_rate(anchors, r.c.anchor_key);
     char ratio[32] = "";
     if (anchor > 0) std::snprintf(ratio, sizeof ratio, "%.3fx", tflops / anchor);
-    std::printf("%-22s %-34s %10.3f %12.2f %10.1f %12s\n", r.c.op.c_str(), r.c.shape.c_str(), r.median_ms, tflops, gbps, ratio);
-    out.push_back({{"op", r.c.op}, {"shape", r.c.shape}, {"median_ms", r.median_ms}, {"tflops", tflops}, {"gbps", gbps},
+    const std::string label = r.variant.empty() ? r.c.op : r.c.op + "/" + r.variant;
+    std::printf("%-32s %-34s %10.3f %12.2f %10.1f %12s\n", label.c_str(), r.c.shape.c_str(), r.median_ms, tflops, gbps, ratio);
+    out.push_back({{"op", r.c.op}, {"variant", r.variant}, {"shape", r.c.shape}, {"median_ms", r.median_ms}, {"tflops", tflops}, {"gbps", gbps},
                    {"anchor_key", r.c.anchor_key}, {"anchor_tflops", anchor}, {"ratio", anchor > 0 ? tflops / anchor : 0}});
   }
   if (auto path = args.get("--json")) {

@@ -19,10 +19,11 @@ qi_shader(NAME timestep_embedding SOURCE timestep_embedding.comp)
 qi_shader(NAME to_rgb8 SOURCE to_rgb8.comp)
 qi_shader(NAME guided_euler_step SOURCE guided_euler_step.comp)
 
-# matmul: scalar tiled GEMM per weight format.
+# matmul: scalar tiled GEMM per weight format, and the bandwidth-bound kernel for few rows (every variant).
 foreach(w f32 f16 bf16)
   string(TOUPPER ${w} W)
   qi_shader(NAME matmul_scalar_${w} SOURCE matmul.comp DEFINES W_${W}=1)
+  qi_shader(NAME matmul_gemv_${w} SOURCE matmul_gemv.comp DEFINES W_${W}=1)
   qi_shader(NAME conv3d_scalar_${w} SOURCE conv3d.comp DEFINES W_${W}=1)
 endforeach()
 
@@ -33,9 +34,15 @@ qi_shader(NAME attention_scalar_d128 SOURCE attention.comp DEFINES D_MAX=128u BR
 qi_shader(NAME attention_scalar_d384 SOURCE attention.comp DEFINES D_MAX=384u BR=8u BC=8u)
 
 # matmul on tensor cores (NVIDIA): fp16 operands with per-row power-of-two activation scales, fp32 accumulation.
+# F32 weights always run the scalar kernel (fp32 arithmetic asked for), so only F16 and BF16 variants.
 qi_shader(NAME matmul_row_scale SOURCE matmul_row_scale.comp)
-foreach(w f32 f16 bf16)
+foreach(w f16 bf16)
   string(TOUPPER ${w} W)
   qi_shader(NAME matmul_coopmat_nv_${w} SOURCE matmul_coopmat_nv.comp DEFINES W_${W}=1
             REQUIRES GL_NV_cooperative_matrix)
 endforeach()
+
+# attention on tensor cores (NVIDIA), head dim 128: operands packed to fp16 with power-of-two scales
+# (attention_pack: Q and K per row, V per head), fp32 online softmax and accumulation.
+qi_shader(NAME attention_pack SOURCE attention_pack.comp)
+qi_shader(NAME attention_coopmat_nv SOURCE attention_coopmat_nv.comp REQUIRES GL_NV_cooperative_matrix)

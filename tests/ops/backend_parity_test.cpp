@@ -8,6 +8,7 @@
 // there). The backends under test poison their allocations, so an element an op fails to write shows up as NaN.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -37,6 +38,13 @@ constexpr Tolerance kF32{1e-5, 1e-4};        // fp32 operands
 constexpr Tolerance kHalfWeights{3e-3, 3e-2}; // F16 / BF16 weights (a backend may compute with fp16 operands)
 // Angles up to 1000 rad in fp32 (spec §3.2): half an ulp of the angle is 3e-5 before sin/cos.
 constexpr Tolerance kLargeAngles{1e-4, 1e-3};
+
+// Tensor-core variants ("coopmat_*") convert fp32 activations to fp16 operands (scaled so they cannot
+// overflow): they get the fp16-operand tolerance whatever the inputs' dtype.
+Tolerance variant_tolerance(const Tolerance& t, const std::string& variant) {
+  if (variant.find("coopmat") == std::string::npos) return t;
+  return {std::max(t.rel_l2, kHalfWeights.rel_l2), std::max(t.max_abs_rel, kHalfWeights.max_abs_rel)};
+}
 
 struct BackendUnderTest {
   std::string label;
@@ -525,7 +533,7 @@ TEST_P(BackendParity, MatchesCpuReference) {
           ADD_FAILURE() << what << ": threw " << e.what();
           continue;
         }
-        Diff d = expect_close(actual, expected, c.tol, what);
+        Diff d = expect_close(actual, expected, variant_tolerance(c.tol, variant), what);
         EXPECT_EQ(validation_messages(b), messages_before) << what << ": Vulkan validation messages";
         std::printf("[parity] %-52s rel_l2 %.2e  max_abs %.2e\n", what.c_str(), d.rel_l2, d.max_abs);
       }

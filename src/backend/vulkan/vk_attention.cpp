@@ -1,6 +1,9 @@
-// attention: softmax(scale·Q·Kᵀ + mask)·V, flash-style (never the full score matrix). Variant "scalar":
-// fp32 online softmax, compiled per head-dimension class (attention_scalar_d64/d128/d384); the smallest
-// class that holds the head dim runs.
+// attention: softmax(scale·Q·Kᵀ + mask)·V, flash-style (never the full score matrix). Variants:
+//  "scalar": fp32 online softmax, compiled per head-dimension class (attention_scalar_d64/d128/d384); the
+//            smallest class that holds the head dim runs.
+//  "coopmat_nv": head dim 128 without causal masking on NVIDIA tensor cores (attention_pack converts Q, K, V
+//            to scaled fp16, attention_coopmat_nv runs the flash loop); other shapes fall back to scalar.
+#include <algorithm>
 #include <array>
 
 #include "backend/vulkan/vk_op_checks.h"
@@ -11,6 +14,14 @@ namespace {
 
 constexpr std::string_view kOp = "attention";
 constexpr const char* kScalar = "scalar";
+constexpr const char* kCoopmatNv = "coopmat_nv";
+// attention_coopmat_nv.comp: head dim D, BR query rows per workgroup of 8 subgroups of 32, 46 KiB shared.
+constexpr int64_t kCoopmatHeadDim = 128;
+constexpr uint32_t kCoopmatQueryRows = 128;
+constexpr uint32_t kCoopmatSubgroup = 32;
+constexpr uint32_t kCoopmatShared = 47 * 1024;
+// attention_pack.comp modes (mirror MODE_* there).
+constexpr uint32_t kPackHeadMax = 0, kPackRow = 1, kPackHead = 2;
 
 struct HeadDimClass {
   uint32_t max_d;      // D_MAX of the shader
@@ -28,9 +39,50 @@ std::string shapes(const Tensor& q, const Tensor& k, const Tensor& v) {
   return "q " + q.describe() + ", k " + k.describe() + ", v " + v.describe();
 }
 
+bool coopmat_nv_usable(const Context& ctx) {
+  const DeviceCaps& c = ctx.caps();
+  if (!c.nv_coopmat || !c.fp16 || !c.memory_model || c.subgroup_size != kCoopmatSubgroup ||
+      c.max_shared_memory < kCoopmatShared)
+    return false;
+  if (!PipelineRegistry::has_shader("attention_coopmat_nv") || !PipelineRegistry::has_shader("attention_pack"))
+    return false;
+  return std::any_of(c.nv_coopmat_shapes.begin(), c.nv_coopmat_shapes.end(), [](const CoopMatShape& s) {
+    return s.m == 16 && s.n == 16 && s.k == 16 && s.a_type == "f16" && s.b_type == "f16" && s.c_type == "f32" &&
+           s.result_type == "f32";
+  });
+}
+
+// x [B, S, H, D] as fp16 [B, H, S, D] times a power of two per row (or per head), with the inverses.
+struct Packed {
+  Tensor values, inverse;
+};
+Packed pack_f16(Context& ctx, const Tensor& x, bool per_head) {
+  const int64_t b = x.dim(0), s = x.dim(1), h = x.dim(2), d = x.dim(3);
+  Packed r{ctx.alloc({b, h, s, d}, DType::F16), ctx.alloc({b, h, s}, DType::F32)};
+  Tensor head_max = ctx.alloc({b, h}, DType::F32);
+  const uint32_t seg = threads_per_row(d);
+  const Grid grid = linear_grid(ceil_div(uint64_t(b * s * h), kRowReduceWorkgroup / seg));
+  struct {
+    uint32_t b, s, h, d, seg, mode;
+  } push{uint32_t(b), uint32_t(s), uint32_t(h), uint32_t(d), seg, kPackRow};
+  if (per_head) {
+    ctx.fill(head_max, 0u, kOp);
+    push.mode = kPackHeadMax;
+    ctx.dispatch(kOp, "attention_pack", {in(x), out(r.values), out(r.inverse), inout(head_max)}, push, grid);
+    push.mode = kPackHead;
+  }
+  ctx.dispatch(kOp, "attention_pack", {in(x), out(r.values), out(r.inverse), inout(head_max)}, push, grid);
+  return r;
+}
+
 }  // namespace
 
-void register_attention_variants(Context& ctx) { ctx.variants().add(std::string(kOp), {kScalar}); }
+void register_attention_variants(Context& ctx) {
+  std::vector<std::string> usable;
+  if (coopmat_nv_usable(ctx)) usable.push_back(kCoopmatNv);
+  usable.push_back(kScalar);
+  ctx.variants().add(std::string(kOp), usable);
+}
 
 Tensor attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionArgs& args) {
   check_f32(ctx, kOp, "q", q);
@@ -62,6 +114,22 @@ Tensor attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v
 
   Tensor result = ctx.alloc(q.shape(), DType::F32);
   if (result.numel() == 0) return result;
+  if (ctx.variants().selected(kOp) == kCoopmatNv && d == kCoopmatHeadDim && !args.causal && sk > 0) {
+    const uint64_t blocks = ceil_div(sq, kCoopmatQueryRows);
+    if (blocks > kMaxGridDim || hq > kMaxGridDim || batch > kMaxGridDim)
+      fail(kOp, "too many query blocks for one dispatch: " + shapes(q, k, v));
+    const Packed qp = pack_f16(ctx, q, false), kp = pack_f16(ctx, k, false), vp = pack_f16(ctx, v, true);
+    struct {
+      uint32_t sq, sk, hq, hkv;
+      float scale;
+      uint32_t has_mask;
+    } push{uint32_t(sq), uint32_t(sk), uint32_t(hq), uint32_t(hkv), args.scale, args.key_mask.defined() ? 1u : 0u};
+    ctx.dispatch(kOp, "attention_coopmat_nv",
+                 {in(qp.values), in(kp.values), in(vp.values), in(qp.inverse), in(kp.inverse), in(vp.inverse),
+                  in(args.key_mask), out(result)},
+                 push, Grid{uint32_t(blocks), uint32_t(hq), uint32_t(batch)});
+    return result;
+  }
   const uint64_t row_blocks = ceil_div(sq, cls->query_rows);
   if (row_blocks > kMaxGridDim || hq > kMaxGridDim || batch > kMaxGridDim)
     fail(kOp, "too many query blocks for one dispatch: " + shapes(q, k, v));

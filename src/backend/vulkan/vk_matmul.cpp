@@ -1,7 +1,8 @@
 // matmul: y[..., N] = epilogue(x[..., K] · w[N, K]ᵀ). Variants: "scalar" (tiled fp32 GEMM, every device) and
 // "coopmat_nv" (fp16 tensor cores through VK_NV_cooperative_matrix with per-row activation scaling), each
-// compiled per weight format: matmul_<variant>_<f32|f16|bf16>. F32 weights ask for fp32 arithmetic, so they
-// always run the scalar kernel; coopmat_nv applies to F16 and BF16 weights.
+// compiled per weight format: matmul_<variant>_<f32|f16|bf16> (coopmat_nv: f16 and bf16 only). F32 weights
+// ask for fp32 arithmetic, so they always run the scalar kernel. Products of at most kGemvMaxRows
+// rows (the modulation vectors) run matmul_gemv_<format> whatever the variant: bandwidth-bound, fp32.
 #include <algorithm>
 
 #include "backend/vulkan/vk_op_checks.h"
@@ -13,11 +14,19 @@ namespace {
 constexpr std::string_view kOp = "matmul";
 constexpr const char* kScalar = "scalar";
 constexpr const char* kCoopmatNv = "coopmat_nv";
-// Output tile of both matmul shaders (BM × BN in matmul.comp and matmul_coopmat_nv.comp).
+// Output tile of the scalar shader (BM × BN in matmul.comp) and of the coopmat_nv shader (matmul_coopmat_nv.comp).
 constexpr uint32_t kTileRows = 64, kTileCols = 64;
-// The coopmat_nv shader's needs: 16×16×16 fp16 products into fp32, 4 subgroups of 32 threads.
+constexpr uint32_t kCoopmatTileRows = 128, kCoopmatTileCols = 128;
+// The coopmat_nv shader's needs: 16×16×16 fp16 products into fp32, 8 subgroups of 32 threads, 48 KiB of
+// shared memory (two stages of 128×32 fp16 x and w slices plus the epilogue patches).
 constexpr uint32_t kCoopmatSubgroup = 32;
-constexpr uint32_t kCoopmatShared = 32 * 1024;
+constexpr uint32_t kCoopmatShared = 48 * 1024;
+
+// matmul_gemv.comp: products of at most kGemvMaxRows rows (MAX_ROWS there) read each weight once; it needs
+// K in whole chunks of kGemvChunk and computes kGemvColumns columns per workgroup.
+constexpr int64_t kGemvMaxRows = 8;
+constexpr int64_t kGemvChunk = 8;
+constexpr uint32_t kGemvColumns = 8;
 
 // Flag bits of the epilogue (mirror FLAG_* in shaders/matmul_epilogue.glsl).
 constexpr uint32_t kFlagBias = 1, kFlagResidual = 2, kFlagGate = 4, kFlagGatePerItem = 8;
@@ -52,8 +61,9 @@ struct Push {
 }  // namespace
 
 void register_matmul_variants(Context& ctx) {
-  // scalar stays the automatic choice until coopmat_nv is faster: on an H100 (driver 580) the scalar kernel
-  // ran a 4096×3072×3072 bf16 product in 2.8 ms, this first coopmat_nv kernel in 13.8 ms.
+  // scalar stays the automatic choice: on an H100 (driver 580.159.04, 2026-11-22) the scalar kernel runs the
+  // model's GEMMs at ~29 TFLOP/s, the 128×128-tile coopmat_nv kernel at ~22 (docs/performance.md; 64×64 and
+  // 32×64 subgroup blocks measured no better).
   std::vector<std::string> usable{kScalar};
   if (coopmat_nv_usable(ctx)) usable.push_back(kCoopmatNv);
   ctx.variants().add(std::string(kOp), usable);
@@ -104,15 +114,26 @@ Tensor matmul(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& 
   Tensor y = ctx.alloc(ys, DType::F32);
   check_index_range(kOp, y);
   if (y.numel() == 0) return y;
-  if (ceil_div(n, kTileCols) > kMaxGridDim || ceil_div(rows, kTileRows) > kMaxGridDim)
-    fail(kOp, "output " + y.describe() + " needs more workgroups than one dispatch holds");
-  const Push push{uint32_t(rows), uint32_t(n), uint32_t(k), uint32_t(rows / items), activation_code(args.act), flags,
-                  args.bias.defined() ? shader_dtype(args.bias.dtype()) : 0u};
-  const Grid grid{uint32_t(ceil_div(n, kTileCols)), uint32_t(ceil_div(rows, kTileRows)), 1};
+  const Push push_all{uint32_t(rows), uint32_t(n), uint32_t(k), uint32_t(rows / items), activation_code(args.act),
+                      flags, args.bias.defined() ? shader_dtype(args.bias.dtype()) : 0u};
+  if (rows <= kGemvMaxRows && k % kGemvChunk == 0) {
+    // Few rows: bandwidth-bound, fp32 arithmetic; the same kernel whatever the variant.
+    ctx.dispatch(kOp, std::string("matmul_gemv_") + weight_suffix(w.dtype()),
+                 {in(x), in(w), in(args.bias), in(args.residual), in(args.gate), out(y)}, push_all,
+                 linear_grid(ceil_div(n, kGemvColumns)));
+    return y;
+  }
   const std::string variant = w.dtype() == DType::F32 ? std::string(kScalar) : ctx.variants().selected(kOp);
   const std::string shader = "matmul_" + variant + "_" + weight_suffix(w.dtype());
+  const bool coopmat = variant == kCoopmatNv;
+  const uint32_t tile_rows = coopmat ? kCoopmatTileRows : kTileRows;
+  const uint32_t tile_cols = coopmat ? kCoopmatTileCols : kTileCols;
+  if (ceil_div(n, tile_cols) > kMaxGridDim || ceil_div(rows, tile_rows) > kMaxGridDim)
+    fail(kOp, "output " + y.describe() + " needs more workgroups than one dispatch holds");
+  const Push& push = push_all;
+  const Grid grid{uint32_t(ceil_div(n, tile_cols)), uint32_t(ceil_div(rows, tile_rows)), 1};
 
-  if (variant == kCoopmatNv) {
+  if (coopmat) {
     Tensor row_scale = ctx.alloc({rows}, DType::F32);
     const uint32_t seg = threads_per_row(k);
     struct {

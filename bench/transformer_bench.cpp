@@ -1,0 +1,150 @@
+// `qwen-image-vk bench transformer --random-weights SEED --tokenizer DIR`: the full-size MMDiT (60 blocks,
+// random bf16-sized weights served from memory) timed per forward at 512², 1024² and 1328² (batch 1; a CFG
+// step is two forwards), with peak GPU memory and the per-op time split from device timestamps. Prints the
+// ratio to diffusers' transformer_forward_ms in anchors.json (measured on an H200).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "bench/bench_commands.h"
+#include "cli/args.h"
+#include "cli/backend_choice.h"
+#include "core/error.h"
+#include "io/model_dir.h"
+#include "model/mmdit.h"
+
+namespace qi::bench {
+
+namespace {
+
+constexpr int64_t kTextTokens = 64;        // prompt length of the anchors' runs ("txt64")
+constexpr int64_t kPixelsPerToken = 16;    // VAE factor 8 × patch size 2
+constexpr int kDefaultRepeats = 3;
+constexpr float kTimestep = 0.5f;
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+std::filesystem::path default_anchors() {
+  if (const char* env = std::getenv("QI_SHARED_DIR"); env && *env)
+    return std::filesystem::path(env) / "reference" / "anchors.json";
+  return std::filesystem::path("..") / "shared" / "reference" / "anchors.json";
+}
+
+Tensor random_tensor(Backend& b, const Shape& shape, std::mt19937& rng) {
+  std::normal_distribution<float> n(0.0f, 1.0f);
+  std::vector<float> v(size_t(shape_numel(shape)));
+  for (auto& x : v) x = n(rng);
+  return b.from_host_f32(v, shape);
+}
+
+}  // namespace
+
+int bench_transformer(const std::vector<std::string>& argv) {
+  cli::Args args(argv, {"--backend", "--device", "--threads", "--json", "--anchors", "--repeats", "--random-weights",
+                        "--tokenizer", "--sizes"},
+                 {"--help"});
+  if (args.has("--help") || !args.get("--random-weights") || !args.get("--tokenizer")) {
+    std::printf(
+        "usage: qwen-image-vk bench transformer --random-weights SEED --tokenizer DIR [--sizes 512,1024,1328]\n"
+        "                                       [--repeats N] [--backend vulkan|cpu] [--device N] [--anchors FILE]\n"
+        "                                       [--json FILE]\n\n"
+        "Times full-size transformer forwards (random weights, %lld text tokens, batch 1) per image size: median\n"
+        "of N forwards after one warm-up, peak backend memory, and the per-op device-time split. A CFG step is\n"
+        "two forwards. Ratios are to diffusers' transformer_forward_ms in anchors.json (an H200).\n",
+        static_cast<long long>(kTextTokens));
+    return args.has("--help") ? 0 : 2;
+  }
+  const uint64_t seed = uint64_t(args.get_int("--random-weights", 0, INT64_MAX).value());
+  const int repeats = int(args.get_int("--repeats", 1, 100).value_or(kDefaultRepeats));
+  std::vector<int64_t> sizes;
+  {
+    std::string list = args.get_or("--sizes", "512,1024,1328");
+    size_t at = 0;
+    while (at <= list.size()) {
+      size_t comma = list.find(',', at);
+      if (comma == std::string::npos) comma = list.size();
+      const std::string item = list.substr(at, comma - at);
+      const int64_t s = std::atoll(item.c_str());
+      if (s <= 0 || s % kPixelsPerToken != 0) throw UsageError("--sizes: '" + item + "' is not a multiple of 16");
+      sizes.push_back(s);
+      at = comma + 1;
+    }
+  }
+  nlohmann::json anchors;
+  if (std::ifstream in(args.get_or("--anchors", default_anchors().string())); in)
+    anchors = nlohmann::json::parse(in, nullptr, false);
+
+  auto backend = cli::make_backend(args, true);
+  Backend& b = *backend;
+  const ModelDir model = ModelDir::with_random_weights(*args.get("--tokenizer"), seed);
+  const TensorStore store = model.transformer_weights();
+  const auto load_start = std::chrono::steady_clock::now();
+  const Mmdit mmdit(model.transformer, store, b);
+  b.flush();
+  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+  const double weights_gib = double(b.memory_stats().in_use) / kGiB;
+  std::printf("device: %s\ntransformer: %d blocks, weights on device %.2f GiB (built in %.1f s)\n", b.name().c_str(),
+              model.transformer.num_layers, weights_gib, load_s);
+
+  std::mt19937 rng{static_cast<uint32_t>(seed)};
+  nlohmann::json results = nlohmann::json::array();
+  std::printf("%-10s %8s %12s %12s %12s %14s %10s\n", "size", "tokens", "ms/forward", "CFG step ms", "peak GiB",
+              "diffusers ms", "ratio");
+  for (int64_t size : sizes) {
+    const int64_t hp = size / kPixelsPerToken, wp = size / kPixelsPerToken;
+    Tensor prompt = random_tensor(b, {kTextTokens, model.transformer.joint_attention_dim}, rng);
+    Tensor latents = random_tensor(b, {hp * wp, model.transformer.in_channels}, rng);
+    const Mmdit::Context ctx = mmdit.prepare(prompt, hp, wp);
+    mmdit.forward(latents, kTimestep, ctx);  // warm-up: pipelines, allocator blocks
+    b.flush();
+    b.reset_peak_memory();
+    std::vector<double> wall;
+    std::vector<OpTiming> split;
+    for (int r = 0; r < repeats; ++r) {
+      const bool profile = r == repeats - 1;  // timestamps only on the last run (they add a little time)
+      b.set_profiling(profile);
+      const auto t0 = std::chrono::steady_clock::now();
+      Tensor v = mmdit.forward(latents, kTimestep, ctx);
+      b.flush();
+      wall.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      if (profile) split = b.op_timings();
+    }
+    b.set_profiling(false);
+    std::sort(wall.begin(), wall.end());
+    const double ms = wall[wall.size() / 2];
+    const double peak = double(b.memory_stats().peak) / kGiB;
+    const std::string key = std::to_string(size) + "x" + std::to_string(size) + ".txt64.batch1";
+    const double ref = anchors.is_object() ? anchors.value("transformer_forward_ms", nlohmann::json::object()).value(key, 0.0) : 0.0;
+    char ratio[32] = "";
+    if (ref > 0) std::snprintf(ratio, sizeof ratio, "%.2fx", ms / ref);
+    std::printf("%-10s %8lld %12.1f %12.1f %12.2f %14.1f %10s\n", (std::to_string(size) + "²").c_str(),
+                static_cast<long long>(hp * wp + kTextTokens), ms, 2 * ms, peak, ref, ratio);
+    std::sort(split.begin(), split.end(), [](const OpTiming& a, const OpTiming& c) { return a.total_ms > c.total_ms; });
+    double total = 0;
+    for (const auto& t : split) total += t.total_ms;
+    nlohmann::json ops = nlohmann::json::array();
+    for (const auto& t : split) {
+      std::printf("    %-24s %6llu calls %10.2f ms %5.1f%%\n", t.op.c_str(), static_cast<unsigned long long>(t.count),
+                  t.total_ms, total > 0 ? 100.0 * t.total_ms / total : 0.0);
+      ops.push_back({{"op", t.op}, {"count", t.count}, {"ms", t.total_ms}});
+    }
+    results.push_back({{"size", size}, {"tokens", hp * wp + kTextTokens}, {"ms_per_forward", ms}, {"cfg_step_ms", 2 * ms},
+                       {"peak_gib", peak}, {"diffusers_h200_ms", ref}, {"ratio_to_diffusers", ref > 0 ? ms / ref : 0.0},
+                       {"ops", ops}});
+  }
+  std::printf("(diffusers figures: anchors.json, PyTorch eager bf16 + SDPA on an NVIDIA H200, not this device)\n");
+  if (auto path = args.get("--json")) {
+    std::ofstream f(*path);
+    f << nlohmann::json{{"device", b.name()}, {"repeats", repeats}, {"weights_gib", weights_gib},
+                        {"diffusers_device", "NVIDIA H200 (anchors.json)"}, {"results", results}}
+                 .dump(1)
+      << "\n";
+    if (!f) throw InputError("cannot write " + *path);
+  }
+  return 0;
+}
+
+}  // namespace qi::bench
