@@ -18,6 +18,7 @@
 #include "io/safetensors.h"
 #include "pipeline/generation.h"
 #include "pipeline/noise_file.h"
+#include "pipeline/scheduler.h"
 #include "text/utf8.h"
 
 namespace qi::cli {
@@ -53,6 +54,8 @@ constexpr const char* kGenerateHelp =
 // Largest accepted side: 8× the model's usual 1328; larger sizes need more memory than any GPU has.
 constexpr int64_t kMaxSide = 16384;
 constexpr int64_t kMaxSteps = 10000;
+// Image pixels per transformer token along each side: VAE factor 8 × patch 2.
+constexpr int kPixelsPerToken = 16;
 constexpr int64_t kMaxBatchCount = 100000;
 
 // Exit codes of an interrupted run: 128 + the signal number, as a shell reports a process killed by it
@@ -94,8 +97,8 @@ void check_memory(const MemoryEstimate& e, uint64_t available, const std::string
 
 int floor_size(int64_t v, const char* name) {
   int f = floor_to_patch_multiple(int(v));
+  if (f <= 0) throw UsageError(std::string(name) + " must be at least 16 (got " + std::to_string(v) + ")");
   if (f != v) log_warn(std::string(name) + " " + std::to_string(v) + " is not a multiple of 16; using " + std::to_string(f));
-  if (f <= 0) throw UsageError(std::string(name) + " must be at least 16");
   return f;
 }
 
@@ -159,6 +162,19 @@ int cmd_generate(const std::vector<std::string>& argv) {
   const ModelDir model = random_weights
                              ? ModelDir::with_random_weights(args.require("--tokenizer"), *args.get_uint64("--random-weights"))
                              : ModelDir::open(model_path);
+  // The schedule for these steps and this size, built now so that a step count the model's scheduler
+  // cannot use (1 step with shift_terminal) is refused before anything is loaded.
+  try {
+    (void)flow_match_schedule(model.scheduler, o.steps,
+                              int64_t(o.height / kPixelsPerToken) * int64_t(o.width / kPixelsPerToken));
+  } catch (const UsageError& e) {
+    if (o.steps == 1) throw UsageError("--steps 1: " + std::string(e.what()));
+    // Far beyond the scheduler's max_image_seq_len the resolution-dependent shift grows so large that
+    // every sigma rounds to 1 in float32: nothing would be denoised.
+    throw UsageError("--width " + std::to_string(o.width) + " --height " + std::to_string(o.height) +
+                     ": at this size the scheduler's resolution-dependent shift rounds every sigma to 1 (nothing "
+                     "would be denoised); use a smaller size");
+  }
   if (auto noise = args.get("--noise"))
     o.noise = load_noise_file(*noise, model.vae.z_dim, o.height / 8, o.width / 8);
   auto backend = make_backend(args, !quiet);

@@ -27,7 +27,7 @@ constexpr uint64_t kTextLiveIntermediate = 3;
 // The VAE decoder's widest stage: base_dim channels at full resolution. A residual block there holds its
 // input, the conv output, the normalized copy and the causal-conv cache: 4 tensors of that size.
 constexpr uint64_t kVaeLiveFullResTensors = 4;
-// Allocator slack, staging buffers and fragmentation: 10 % on top.
+// Allocator slack, staging buffers and fragmentation: 10 % on top (MemoryEstimate::describe says so).
 constexpr double kOverhead = 1.10;
 
 // Random weights are generated as bf16 (io/random_weights.h).
@@ -60,7 +60,7 @@ std::string format_gib(uint64_t bytes) {
 }
 
 std::string MemoryEstimate::describe() const {
-  return format_gib(peak_bytes) + " (text encoder " + format_gib(text_encoder_bytes) + ", transformer " +
+  return format_gib(peak_bytes) + " (the largest stage plus 10 % allocator overhead; text encoder " + format_gib(text_encoder_bytes) + ", transformer " +
          format_gib(transformer_bytes) + ", VAE " + format_gib(vae_bytes) + ")";
 }
 

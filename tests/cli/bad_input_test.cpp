@@ -2,6 +2,8 @@
 // a signal, and nothing left in the output directory (docs/reliability.md lists these cases).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstring>
 #include <fstream>
 
@@ -76,29 +78,46 @@ TEST_F(BadInput, WidthHeightOutOfRange) {
   const auto base = tiny_generate(model(), png());
   expect_failure(set_flag(base, "--width", "0"), 2, "--width: 0 is out of range", out);
   expect_failure(set_flag(base, "--height", "-16"), 2, "--height: -16 is out of range", out);
-  expect_failure(set_flag(base, "--width", "8"), 2, "--width must be at least 16", out);
+  expect_failure(set_flag(base, "--width", "8"), 2, "--width must be at least 16 (got 8)", out);
   expect_failure(set_flag(base, "--width", "100000"), 2, "--width: 100000 is out of range", out);
   expect_failure(set_flag(base, "--width", "12abc"), 2, "--width: '12abc' is not a whole number", out);
 }
 
-// A size within the flag's range but far beyond this machine: refused before any weight is read, with the
+// A size within the flag's range but beyond this machine: refused before any weight is read, with the
 // estimate and the options. The full-size architecture (random weights, never generated because the
-// check comes first) at 16384x16384 needs hundreds of GiB for the VAE decode alone.
+// check comes first) at 8192x8192 needs about 121 GiB (transformer weights and activations).
+constexpr uint64_t kFullSize8kNeedsGiB = 121;
+
 TEST_F(BadInput, SizeNeedsMoreMemoryThanTheMachineHas) {
-  expect_failure({"generate", "--random-weights", "1", "--tokenizer", (model() / "tokenizer").string(), "--prompt",
-                  "x", "--width", "16384", "--height", "16384", "--backend", "cpu", "--output", png().string()},
-                 1, "generation needs about", out);
-  RunResult r = run_cli({"generate", "--random-weights", "1", "--tokenizer", (model() / "tokenizer").string(),
-                         "--prompt", "x", "--width", "16384", "--height", "16384", "--backend", "cpu", "--output",
-                         png().string()});
+  const uint64_t ram_gib = uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE)) >> 30;
+  if (ram_gib >= kFullSize8kNeedsGiB) GTEST_SKIP() << "this machine has " << ram_gib << " GiB";
+  const std::vector<std::string> args = {"generate", "--random-weights", "1", "--tokenizer",
+                                         (model() / "tokenizer").string(), "--prompt", "x", "--width", "8192",
+                                         "--height", "8192", "--backend", "cpu", "--output", png().string()};
+  expect_failure(args, 1, "a 8192x8192 generation needs about", out);
+  RunResult r = run_cli(args);
   EXPECT_NE(r.err.find("Options: a smaller --width/--height"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("the cpu backend has"), std::string::npos) << r.err;
+}
+
+// At 16384x16384 (1M image tokens, 128x the scheduler's max_image_seq_len) the dynamic shift rounds every
+// sigma to 1: refused as a usage error before anything is loaded.
+TEST_F(BadInput, SizeBeyondTheSchedulersRange) {
+  expect_failure({"generate", "--model", model().string(), "--prompt", "x", "--width", "16384", "--height", "16384",
+                  "--backend", "cpu", "--output", png().string()},
+                 2, "--width 16384 --height 16384: at this size the scheduler's resolution-dependent shift", out);
 }
 
 TEST_F(BadInput, StepsNotPositive) {
   const auto base = tiny_generate(model(), png());
   expect_failure(set_flag(base, "--steps", "0"), 2, "--steps: 0 is out of range", out);
   expect_failure(set_flag(base, "--steps", "-3"), 2, "--steps: -3 is out of range", out);
+  // One step cannot be stretched to the scheduler's shift_terminal: refused before any weight is loaded.
+  RunResult r = run_cli(set_flag(base, "--steps", "1"));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("error: --steps 1: the last sigma is 1"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("weights loaded"), std::string::npos) << "refused only after loading: " << r.err;
+  EXPECT_EQ(out.entries(), std::vector<std::string>{});
 }
 
 TEST_F(BadInput, CfgNotFiniteOrNegative) {
