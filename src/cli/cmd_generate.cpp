@@ -156,6 +156,11 @@ int cmd_generate(const std::vector<std::string>& argv) {
   const int64_t batch = args.get_int("--batch-count", 1, kMaxBatchCount).value_or(1);
   const std::filesystem::path output = args.get_or("--output", "output.png");
   check_output_path_writable(output);
+  if (auto dump_dir = args.get("--dump")) {
+    // The dump directory is created after the run if need be: its parent must be writable now.
+    const std::filesystem::path d = *dump_dir;
+    check_output_path_writable(std::filesystem::is_directory(d) ? d / "intermediates.safetensors" : d);
+  }
   const bool quiet = args.has("--quiet");
   if (quiet) set_log_level(LogLevel::Warn);
 

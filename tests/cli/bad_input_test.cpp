@@ -169,6 +169,20 @@ TEST_F(BadInput, OutputParentIsAFile) {
   EXPECT_EQ(out.entries(), std::vector<std::string>{"file"});
 }
 
+TEST_F(BadInput, OutputIsADirectory) {
+  std::filesystem::create_directory(out / "d.png");
+  RunResult r = run_cli(tiny_generate(model(), out / "d.png"));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("d.png: it is a directory"), std::string::npos) << r.err;
+  EXPECT_EQ(out.entries(), std::vector<std::string>{"d.png"});
+}
+
+// --dump DIR is checked before any work too: its parent must exist.
+TEST_F(BadInput, DumpDirectoryParentMissing) {
+  expect_failure(with(tiny_generate(model(), png()), {"--dump", (out / "no" / "dump").string()}), 1,
+                 "directory " + (out / "no").string() + " does not exist", out);
+}
+
 TEST_F(BadInput, OutputDirectoryNotWritable) {
   if (geteuid() == 0) GTEST_SKIP() << "root writes into read-only directories";
   fs::create_directory(out / "ro");
@@ -299,7 +313,8 @@ TEST_F(BadModel, TokenizerMalformed) {
 // runs on the CPU backend.
 TEST_F(BadInput, NoVulkanDevice) {
   const std::vector<std::string> no_icd = {"VK_ICD_FILENAMES=/nonexistent", "VK_DRIVER_FILES=/nonexistent"};
-  expect_failure(set_flag(tiny_generate(model(), png()), "--backend", "vulkan"), 1, "Vulkan", out, no_icd);
+  expect_failure(set_flag(tiny_generate(model(), png()), "--backend", "vulkan"), 1, "no Vulkan 1.3 driver found", out,
+                 no_icd);
   RunResult r = run_cli(set_flag(tiny_generate(model(), png()), "--backend", "auto"), no_icd);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("falls back to the CPU backend"), std::string::npos) << r.err;
