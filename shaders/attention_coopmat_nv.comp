@@ -17,6 +17,7 @@
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_KHR_shader_subgroup_basic : require
+#extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #define WG 256
 #include "common.glsl"
@@ -80,7 +81,7 @@ void main() {
     }
     barrier();
     if (my_base >= r0 && my_base < r0 + STAGED_ROWS)
-      for (uint db = 0u; db < DB; ++db) coopMatLoadNV(qf[db], kvs, (my_base - r0) * KSTR + db * (MMA / VEC), KSTR, false);
+      [[unroll]] for (uint db = 0u; db < DB; ++db) coopMatLoadNV(qf[db], kvs, (my_base - r0) * KSTR + db * (MMA / VEC), KSTR, false);
     barrier();
   }
 
@@ -93,7 +94,7 @@ void main() {
   coopMatLoadNV(rowid, sbuf, sbase, SSTR, false);
 
   fcoopmatNV<32, gl_ScopeSubgroup, MMA, MMA> acc[DB];
-  for (uint db = 0u; db < DB; ++db) acc[db] = fcoopmatNV<32, gl_ScopeSubgroup, MMA, MMA>(0.0);
+  [[unroll]] for (uint db = 0u; db < DB; ++db) acc[db] = fcoopmatNV<32, gl_ScopeSubgroup, MMA, MMA>(0.0);
 
   // Softmax lanes: two per row, each over half of the tile's keys.
   uint srow = lane / 2u, half_ = lane % 2u;
@@ -103,7 +104,7 @@ void main() {
   uint pbase = sg * MMA * PSTR;
 
   uvec4 kreg[QUADS_PER_THREAD], vreg[QUADS_PER_THREAD];
-  for (uint c = 0u; c < QUADS_PER_THREAD; ++c) {
+  [[unroll]] for (uint c = 0u; c < QUADS_PER_THREAD; ++c) {
     uint idx = t + c * WG, key = idx / QUADS_PER_ROW;
     bool in_range = key < p.sk;
     kreg[c] = in_range ? k_quads[(kv_head_row + key) * QUADS_PER_ROW + idx % QUADS_PER_ROW] : uvec4(0u);
@@ -112,7 +113,7 @@ void main() {
 
   for (uint j0 = 0u; j0 < p.sk; j0 += BC) {
     barrier();  // every subgroup is done with the previous tile
-    for (uint c = 0u; c < QUADS_PER_THREAD; ++c) {
+    [[unroll]] for (uint c = 0u; c < QUADS_PER_THREAD; ++c) {
       uint idx = t + c * WG, r = idx / QUADS_PER_ROW, col = idx % QUADS_PER_ROW;
       kvs[r * KSTR + col] = kreg[c];
       kvs[(BC + r) * KSTR + col] = vreg[c];
@@ -125,7 +126,7 @@ void main() {
     }
     barrier();
     if (j0 + BC < p.sk) {
-      for (uint c = 0u; c < QUADS_PER_THREAD; ++c) {
+      [[unroll]] for (uint c = 0u; c < QUADS_PER_THREAD; ++c) {
         uint idx = t + c * WG, key = j0 + BC + idx / QUADS_PER_ROW;
         bool in_range = key < p.sk;
         kreg[c] = in_range ? k_quads[(kv_head_row + key) * QUADS_PER_ROW + idx % QUADS_PER_ROW] : uvec4(0u);
@@ -134,9 +135,9 @@ void main() {
     }
 
     // S = Q·Kᵀ (scaled operands), 16 × BC per subgroup.
-    for (uint kb = 0u; kb < KB; ++kb) {
+    [[unroll]] for (uint kb = 0u; kb < KB; ++kb) {
       fcoopmatNV<32, gl_ScopeSubgroup, MMA, MMA> s = fcoopmatNV<32, gl_ScopeSubgroup, MMA, MMA>(0.0);
-      for (uint db = 0u; db < DB; ++db) {
+      [[unroll]] for (uint db = 0u; db < DB; ++db) {
         fcoopmatNV<16, gl_ScopeSubgroup, MMA, MMA> kf;
         coopMatLoadNV(kf, kvs, kb * MMA * KSTR + db * (MMA / VEC), KSTR, true);
         s = coopMatMulAddNV(qf[db], kf, s);
@@ -150,7 +151,7 @@ void main() {
     const uint HALF = BC / 2u;
     float sv[HALF];
     float tile_max = NEG_INF;
-    for (uint j = 0u; j < HALF; ++j) {
+    [[unroll]] for (uint j = 0u; j < HALF; ++j) {
       uint c = half_ * HALF + j;
       float v = key_valid[c] ? sbuf[sbase + srow * SSTR + c] * key_factor[c] * qscale : NEG_INF;
       sv[j] = v;
@@ -162,12 +163,12 @@ void main() {
     float alpha = none ? 1.0 : exp2(m_run - m_new);
     float sum = 0.0;
     uint pw[HALF / 2u];
-    for (uint j = 0u; j < HALF; j += 2u) {
+    [[unroll]] for (uint j = 0u; j < HALF; j += 2u) {
       vec2 pj = none ? vec2(0.0) : exp2(vec2(sv[j], sv[j + 1u]) - m_new);
       sum += pj.x + pj.y;
       pw[j / 2u] = packHalf2x16(pj);
     }
-    for (uint q = 0u; q < HALF / VEC; ++q)
+    [[unroll]] for (uint q = 0u; q < HALF / VEC; ++q)
       pbuf[pbase + srow * PSTR + half_ * (HALF / VEC) + q] =
           uvec4(pw[4u * q], pw[4u * q + 1u], pw[4u * q + 2u], pw[4u * q + 3u]);
     sum += subgroupShuffleXor(sum, 1u);
@@ -178,12 +179,12 @@ void main() {
     subgroupBarrier();
 
     // acc = diag(alpha)·acc + P·V
-    for (uint db = 0u; db < DB; ++db)
-      for (uint e = 0u; e < acc[db].length(); ++e) acc[db][e] *= row_factor[my_base + uint(rowid[e])];
+    [[unroll]] for (uint db = 0u; db < DB; ++db)
+      [[unroll]] for (uint e = 0u; e < acc[db].length(); ++e) acc[db][e] *= row_factor[my_base + uint(rowid[e])];
     fcoopmatNV<16, gl_ScopeSubgroup, MMA, MMA> pf[KB];
-    for (uint kb = 0u; kb < KB; ++kb) coopMatLoadNV(pf[kb], pbuf, pbase + kb * (MMA / VEC), PSTR, false);
-    for (uint db = 0u; db < DB; ++db) {
-      for (uint kb = 0u; kb < KB; ++kb) {
+    [[unroll]] for (uint kb = 0u; kb < KB; ++kb) coopMatLoadNV(pf[kb], pbuf, pbase + kb * (MMA / VEC), PSTR, false);
+    [[unroll]] for (uint db = 0u; db < DB; ++db) {
+      [[unroll]] for (uint kb = 0u; kb < KB; ++kb) {
         fcoopmatNV<16, gl_ScopeSubgroup, MMA, MMA> vf;
         coopMatLoadNV(vf, kvs, (BC + kb * MMA) * KSTR + db * (MMA / VEC), KSTR, false);
         acc[db] = coopMatMulAddNV(pf[kb], vf, acc[db]);
@@ -198,8 +199,8 @@ void main() {
   if (half_ == 0u) row_factor[my_base + srow] = l_run > 0.0 ? vscale / l_run : 0.0;
   subgroupMemoryBarrierShared();
   subgroupBarrier();
-  for (uint db = 0u; db < DB; ++db) {
-    for (uint e = 0u; e < acc[db].length(); ++e) acc[db][e] *= row_factor[my_base + uint(rowid[e])];
+  [[unroll]] for (uint db = 0u; db < DB; ++db) {
+    [[unroll]] for (uint e = 0u; e < acc[db].length(); ++e) acc[db][e] *= row_factor[my_base + uint(rowid[e])];
     coopMatStoreNV(acc[db], sbuf, sbase, SSTR, false);
     subgroupMemoryBarrierShared();
     subgroupBarrier();

@@ -16,6 +16,7 @@
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_KHR_shader_subgroup_basic : require
+#extension GL_EXT_control_flow_attributes : require
 // WG_THREADS, SG_BLOCK_M, SG_BLOCK_N: workgroup size and each subgroup's block (defaults 256, 64×32).
 #ifndef WG_THREADS
 #define WG_THREADS 256
@@ -79,7 +80,7 @@ float my_scale[CHUNKS_PER_THREAD];
 
 void fetch(uint k0, uint row0, uint col0, bool vec_path) {
   uint t = gl_LocalInvocationID.x;
-  for (uint c = 0u; c < CHUNKS_PER_THREAD; ++c) {
+  [[unroll]] for (uint c = 0u; c < CHUNKS_PER_THREAD; ++c) {
     uint idx = t + c * THREADS;
     uint r = idx / CHUNKS_PER_ROW, kk = (idx % CHUNKS_PER_ROW) * VEC;
     uint gk = k0 + kk;
@@ -97,7 +98,7 @@ void fetch(uint k0, uint row0, uint col0, bool vec_path) {
       if (gc < p.n && gk < p.k) wr[c] = w_quads[(gc * p.k + gk) / VEC];
     } else {
       float v[8];
-      for (uint j = 0u; j < 8u; ++j) {
+      [[unroll]] for (uint j = 0u; j < 8u; ++j) {
         bool kin = gk + j < p.k;
         xr[c][j / 4u][j % 4u] = (gr < p.rows && kin) ? x[gr * p.k + gk + j] : 0.0;
         v[j] = (gc < p.n && kin) ? load_w(gc * p.k + gk + j) : 0.0;
@@ -114,7 +115,7 @@ uint bf16_pair_to_f16(uint word) {
 
 void stage_store(uint stage, bool vec_path) {
   uint t = gl_LocalInvocationID.x;
-  for (uint c = 0u; c < CHUNKS_PER_THREAD; ++c) {
+  [[unroll]] for (uint c = 0u; c < CHUNKS_PER_THREAD; ++c) {
     uint idx = t + c * THREADS;
     uint r = idx / CHUNKS_PER_ROW, kc = idx % CHUNKS_PER_ROW;
     uint o = stage * STAGE + r * STRIDE + kc;
@@ -135,14 +136,14 @@ void main() {
   uint row0 = gl_WorkGroupID.y * BM, col0 = gl_WorkGroupID.x * BN;
   bool vec_path = (p.k % VEC) == 0u;
 
-  for (uint c = 0u; c < CHUNKS_PER_THREAD; ++c) {
+  [[unroll]] for (uint c = 0u; c < CHUNKS_PER_THREAD; ++c) {
     uint gr = row0 + (t + c * THREADS) / CHUNKS_PER_ROW;
     my_scale[c] = gr < p.rows ? row_scale[gr] : 1.0;
   }
 
   fcoopmatNV<32, gl_ScopeSubgroup, MMA, MMA> acc[FM][FN];
-  for (uint i = 0u; i < FM; ++i)
-    for (uint j = 0u; j < FN; ++j) acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, MMA, MMA>(0.0);
+  [[unroll]] for (uint i = 0u; i < FM; ++i)
+    [[unroll]] for (uint j = 0u; j < FN; ++j) acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, MMA, MMA>(0.0);
 
   uint slices = (p.k + BK - 1u) / BK;
   fetch(0u, row0, col0, vec_path);
@@ -152,15 +153,15 @@ void main() {
     uint cur = s & 1u;
     bool more = s + 1u < slices;
     if (more) fetch((s + 1u) * BK, row0, col0, vec_path);
-    for (uint ks = 0u; ks < BK; ks += MMA) {
+    [[unroll]] for (uint ks = 0u; ks < BK; ks += MMA) {
       fcoopmatNV<16, gl_ScopeSubgroup, MMA, MMA> a[FM];
       fcoopmatNV<16, gl_ScopeSubgroup, MMA, MMA> b[FN];
-      for (uint i = 0u; i < FM; ++i)
+      [[unroll]] for (uint i = 0u; i < FM; ++i)
         coopMatLoadNV(a[i], as, cur * STAGE + (sub_m + i * MMA) * STRIDE + ks / VEC, STRIDE, false);
-      for (uint j = 0u; j < FN; ++j)
+      [[unroll]] for (uint j = 0u; j < FN; ++j)
         coopMatLoadNV(b[j], bs, cur * STAGE + (sub_n + j * MMA) * STRIDE + ks / VEC, STRIDE, true);
-      for (uint i = 0u; i < FM; ++i)
-        for (uint j = 0u; j < FN; ++j) acc[i][j] = coopMatMulAddNV(a[i], b[j], acc[i][j]);
+      [[unroll]] for (uint i = 0u; i < FM; ++i)
+        [[unroll]] for (uint j = 0u; j < FN; ++j) acc[i][j] = coopMatMulAddNV(a[i], b[j], acc[i][j]);
     }
     // The other stage was last read in the previous slice, which every thread finished before the barrier.
     if (more) stage_store(cur ^ 1u, vec_path);
@@ -168,8 +169,8 @@ void main() {
   }
 
   uint pbase = sg * MMA * MMA;
-  for (uint i = 0u; i < FM; ++i) {
-    for (uint j = 0u; j < FN; ++j) {
+  [[unroll]] for (uint i = 0u; i < FM; ++i) {
+    [[unroll]] for (uint j = 0u; j < FN; ++j) {
       coopMatStoreNV(acc[i][j], epi, pbase, MMA, false);
       subgroupMemoryBarrierShared();
       subgroupBarrier();
