@@ -182,7 +182,9 @@ TEST_F(Cli, NoiseFileReproducesTheReferenceImage) {
   for (const auto& [name, view] : reference->tensors()) {
     if (not_dumped.count(name)) continue;
     EXPECT_TRUE(dump->has(name)) << "the dump lacks " << name;
-    if (dump->has(name)) EXPECT_EQ(dump->get(name).shape, view.shape) << name;
+    if (dump->has(name)) {
+      EXPECT_EQ(dump->get(name).shape, view.shape) << name;
+    }
   }
   std::set<std::string> names;
   for (const auto& e : out.entries()) names.insert(e);
