@@ -117,24 +117,31 @@ TEST_F(VulkanOps, Attention) {
       {1, 9, 12, 1, 1, 384, false, false}, {1, 6, 3, 1, 1, 8, true, false},  // rows that see no key
       {1, 45, 45, 3, 3, 64, true, false},  {2, 3, 50, 2, 1, 100, false, true},
   };
-  for (const Case& c : cases) {
-    Pair q = act({c.b, c.sq, c.hq, c.d}), k = act({c.b, c.sk, c.hkv, c.d}), v = act({c.b, c.sk, c.hkv, c.d});
-    AttentionArgs ac, ag;
-    ac.scale = ag.scale = 1.0f / std::sqrt(float(c.d));
-    ac.causal = ag.causal = c.causal;
-    if (c.mask) {
-      std::vector<float> m(static_cast<size_t>(c.b * c.sk), 1.0f);
-      for (int64_t j = 0; j < c.sk; j += 3) m[size_t(j)] = 0.0f;
-      if (c.b > 1)
-        for (int64_t j = 0; j < c.sk; ++j) m[size_t(c.sk + j)] = 0.0f;  // batch item 1 sees no key at all
-      Pair mp = from_values(m, {c.b, c.sk});
-      ac.key_mask = mp.cpu;
-      ag.key_mask = mp.gpu;
+  for (const std::string& variant : gpu->variants("attention")) {
+    gpu->select_variant("attention", variant);
+    // Tensor-core variants compute Q·Kᵀ and P·V with fp16 operands.
+    const bool half_operands = variant != "scalar";
+    for (const Case& c : cases) {
+      Pair q = act({c.b, c.sq, c.hq, c.d}), k = act({c.b, c.sk, c.hkv, c.d}), v = act({c.b, c.sk, c.hkv, c.d});
+      AttentionArgs ac, ag;
+      ac.scale = ag.scale = 1.0f / std::sqrt(float(c.d));
+      ac.causal = ag.causal = c.causal;
+      if (c.mask) {
+        std::vector<float> m(static_cast<size_t>(c.b * c.sk), 1.0f);
+        for (int64_t j = 0; j < c.sk; j += 3) m[size_t(j)] = 0.0f;
+        if (c.b > 1)
+          for (int64_t j = 0; j < c.sk; ++j) m[size_t(c.sk + j)] = 0.0f;  // batch item 1 sees no key at all
+        Pair mp = from_values(m, {c.b, c.sk});
+        ac.key_mask = mp.cpu;
+        ag.key_mask = mp.gpu;
+      }
+      check(cpu->attention(q.cpu, k.cpu, v.cpu, ac), gpu->attention(q.gpu, k.gpu, v.gpu, ag),
+            "attention[" + variant + "] b=" + std::to_string(c.b) + " sq=" + std::to_string(c.sq) +
+                " sk=" + std::to_string(c.sk) + " d=" + std::to_string(c.d),
+            half_operands ? kHalfRelL2 : kRelL2, half_operands ? kHalfMaxAbsRel : kMaxAbsRel);
     }
-    check(cpu->attention(q.cpu, k.cpu, v.cpu, ac), gpu->attention(q.gpu, k.gpu, v.gpu, ag),
-          "attention b=" + std::to_string(c.b) + " sq=" + std::to_string(c.sq) + " sk=" + std::to_string(c.sk) +
-              " d=" + std::to_string(c.d));
   }
+  gpu->select_variant("attention", "");
 }
 
 TEST_F(VulkanOps, Norms) {
