@@ -10,24 +10,14 @@
 #include <string>
 
 #include "core/error.h"
+#include "io/png_errors.h"
 
 namespace qi {
 namespace {
 
-constexpr int kChannels = 3;
-constexpr int kBitDepth = 8;
-constexpr size_t kErrorMessageSize = 256;
+using namespace png_detail;
+
 constexpr size_t kSignatureBytes = 8;
-
-struct PngErrorState {
-  char message[kErrorMessageSize] = {};
-};
-
-void on_png_error(png_structp png, png_const_charp message) {
-  auto* state = static_cast<PngErrorState*>(png_get_error_ptr(png));
-  std::snprintf(state->message, sizeof state->message, "%s", message);
-  png_longjmp(png, 1);
-}
 
 // Warnings are about recoverable oddities (e.g. a bad ancillary chunk libpng skipped); the picture is still
 // read in full, so they are not reported.

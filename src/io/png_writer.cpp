@@ -16,10 +16,13 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "io/png_errors.h"
 #include "core/log.h"
 
 namespace qi {
 namespace {
+
+using namespace png_detail;
 
 // ---- text ------------------------------------------------------------------------------------------------
 
@@ -219,19 +222,6 @@ void sync_directory(const std::filesystem::path& dir) {
 
 // ---- libpng ----------------------------------------------------------------------------------------------
 
-constexpr int kBitDepth = 8;
-constexpr int kChannels = 3;
-constexpr size_t kErrorMessageSize = 256;
-
-struct PngErrorState {
-  char message[kErrorMessageSize] = {};
-};
-
-void on_png_error(png_structp png, png_const_charp message) {
-  auto* state = static_cast<PngErrorState*>(png_get_error_ptr(png));
-  std::snprintf(state->message, sizeof state->message, "%s", message);
-  png_longjmp(png, 1);
-}
 
 void on_png_warning(png_structp, png_const_charp message) {
   try {

@@ -28,4 +28,15 @@ inline int64_t inner_size(const Shape& s, int axis) {
   return n;
 }
 
+// The shape of a and b joined along `axis` (already normalised), or nullopt when their dtypes, ranks or
+// other dims differ.
+inline std::optional<Shape> concat_shape(const Tensor& a, const Tensor& b, int axis) {
+  if (a.dtype() != b.dtype() || a.rank() != b.rank()) return std::nullopt;
+  for (int i = 0; i < a.rank(); ++i)
+    if (i != axis && a.dim(i) != b.dim(i)) return std::nullopt;
+  Shape shape = a.shape();
+  shape[size_t(axis)] += b.dim(axis);
+  return shape;
+}
+
 }  // namespace qi

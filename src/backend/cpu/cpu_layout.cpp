@@ -45,12 +45,9 @@ Tensor concat(const CpuContext& ctx, const Tensor& a, const Tensor& b, int axis)
   check_tensor(ctx, op, "a", a);
   check_tensor(ctx, op, "b", b);
   const int ax = normalise_axis(op, a, axis);
-  bool compatible = a.dtype() == b.dtype() && a.rank() == b.rank();
-  for (int i = 0; compatible && i < a.rank(); ++i) compatible = i == ax || a.dim(i) == b.dim(i);
-  if (!compatible)
-    fail(op, "a " + a.describe() + " and b " + b.describe() + " differ outside axis " + std::to_string(axis));
-  Shape shape = a.shape();
-  shape[size_t(ax)] += b.dim(ax);
+  const std::optional<Shape> joined = concat_shape(a, b, ax);
+  if (!joined) fail(op, "a " + a.describe() + " and b " + b.describe() + " differ outside axis " + std::to_string(axis));
+  const Shape& shape = *joined;
   Tensor y = ctx.alloc(shape, a.dtype());
   const size_t elem = dtype_size(a.dtype());
   const int64_t outer = outer_size(shape, ax);

@@ -40,12 +40,9 @@ Tensor concat(Context& ctx, const Tensor& a, const Tensor& b, int axis) {
   ctx.storage(a, op, "a");
   ctx.storage(b, op, "b");
   const int ax = normalise_axis(op, a, axis);
-  bool compatible = a.dtype() == b.dtype() && a.rank() == b.rank();
-  for (int i = 0; compatible && i < a.rank(); ++i) compatible = i == ax || a.dim(i) == b.dim(i);
-  if (!compatible)
-    fail(op, "a " + a.describe() + " and b " + b.describe() + " differ outside axis " + std::to_string(axis));
-  Shape shape = a.shape();
-  shape[size_t(ax)] += b.dim(ax);
+  const std::optional<Shape> joined = concat_shape(a, b, ax);
+  if (!joined) fail(op, "a " + a.describe() + " and b " + b.describe() + " differ outside axis " + std::to_string(axis));
+  const Shape& shape = *joined;
   Tensor y = ctx.alloc(shape, a.dtype());
   check_index_range(op, y);
   const int64_t outer = outer_size(shape, ax);
