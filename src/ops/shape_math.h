@@ -39,4 +39,13 @@ inline std::optional<Shape> concat_shape(const Tensor& a, const Tensor& b, int a
   return shape;
 }
 
+// The shape of x with `length` elements from `start` along `axis` (already normalised), or nullopt when the
+// range leaves the axis.
+inline std::optional<Shape> slice_shape(const Tensor& x, int axis, int64_t start, int64_t length) {
+  if (start < 0 || length < 0 || start + length > x.dim(axis)) return std::nullopt;
+  Shape shape = x.shape();
+  shape[size_t(axis)] = length;
+  return shape;
+}
+
 }  // namespace qi

@@ -66,11 +66,11 @@ Tensor slice(const CpuContext& ctx, const Tensor& x, int axis, int64_t start, in
   constexpr std::string_view op = "slice";
   check_tensor(ctx, op, "x", x);
   const int ax = normalise_axis(op, x, axis);
-  if (start < 0 || length < 0 || start + length > x.dim(ax))
+  const std::optional<Shape> sliced = slice_shape(x, ax, start, length);
+  if (!sliced)
     fail(op, "range [" + std::to_string(start) + ", " + std::to_string(start + length) + ") outside axis " +
                  std::to_string(axis) + " of " + x.describe());
-  Shape shape = x.shape();
-  shape[size_t(ax)] = length;
+  const Shape& shape = *sliced;
   Tensor y = ctx.alloc(shape, x.dtype());
   const size_t elem = dtype_size(x.dtype());
   const size_t step = size_t(inner_size(x.shape(), ax + 1)) * elem;  // bytes per index along the axis

@@ -59,11 +59,11 @@ Tensor slice(Context& ctx, const Tensor& x, int axis, int64_t start, int64_t len
   ctx.storage(x, op, "x");
   check_index_range(op, x);
   const int ax = normalise_axis(op, x, axis);
-  if (start < 0 || length < 0 || start + length > x.dim(ax))
+  const std::optional<Shape> sliced = slice_shape(x, ax, start, length);
+  if (!sliced)
     fail(op, "range [" + std::to_string(start) + ", " + std::to_string(start + length) + ") outside axis " +
                  std::to_string(axis) + " of " + x.describe());
-  Shape shape = x.shape();
-  shape[size_t(ax)] = length;
+  const Shape& shape = *sliced;
   Tensor y = ctx.alloc(shape, x.dtype());
   if (y.numel() == 0) return y;
   const int64_t outer = outer_size(shape, ax), inner = y.numel() / outer / length;
