@@ -81,6 +81,15 @@ class Backend {
   // Uploads a weight, stored in the backend's preferred format for src_dtype. Adds to stats if given.
   virtual Tensor upload_weight(const void* data, DType src_dtype, const Shape& shape,
                                WeightUploadStats* stats = nullptr) = 0;
+  // Weight streaming (model/weight_stream.h): a weight kept in host memory, in the same storage format
+  // upload_weight would choose, that ops do not read directly: copy_into() brings it into a device tensor of
+  // the same dtype and size. On the Vulkan backend it lives in host-visible memory that the GPU copies from
+  // (not counted in memory_stats); on the CPU backend it is an ordinary tensor. to_host() reads it.
+  virtual Tensor upload_host_weight(const void* data, DType src_dtype, const Shape& shape,
+                                    WeightUploadStats* stats = nullptr) = 0;
+  // Copies src's bytes into dst (same dtype and element count; src a tensor or a host weight of this
+  // backend, dst a tensor). Ordered like an op: dst's earlier readers see the old contents, later ops the new.
+  virtual void copy_into(const Tensor& dst, const Tensor& src) = 0;
   // Copies the tensor's raw elements to host memory (dst holds t.bytes()); waits for pending work.
   virtual void to_host(const Tensor& t, void* dst) = 0;
   // Fills every newly allocated tensor with NaN (F32/F16/BF16) or 0xFF bytes, so an op that fails to write

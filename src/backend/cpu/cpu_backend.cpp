@@ -93,6 +93,20 @@ class CpuBackend final : public Backend {
     return t;
   }
 
+  // Host memory is all the CPU backend has: a host weight is an ordinary weight tensor.
+  Tensor upload_host_weight(const void* data, DType src_dtype, const Shape& shape, WeightUploadStats* stats) override {
+    return upload_weight(data, src_dtype, shape, stats);
+  }
+
+  void copy_into(const Tensor& dst, const Tensor& src) override {
+    OpTimer timer(timer_target(), "copy_into");
+    cpu::check_tensor(ctx_, "copy_into", "dst", dst);
+    cpu::check_tensor(ctx_, "copy_into", "src", src);
+    if (dst.dtype() != src.dtype() || dst.numel() != src.numel())
+      cpu::fail("copy_into", "src " + src.describe() + " does not match dst " + dst.describe());
+    if (dst.bytes() > 0) std::memmove(cpu::raw_data(dst), cpu::raw_data(src), dst.bytes());
+  }
+
   void to_host(const Tensor& t, void* dst) override {
     cpu::check_tensor(ctx_, "to_host", "tensor", t);
     if (t.bytes() > 0) std::memcpy(dst, cpu::raw_data(t), t.bytes());

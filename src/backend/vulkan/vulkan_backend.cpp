@@ -8,6 +8,7 @@
 
 #include "backend/vulkan/vk_op_checks.h"
 #include "backend/vulkan/vk_ops.h"
+#include "backend/vulkan/vk_weight_stream.h"
 #include "core/error.h"
 
 namespace qi {
@@ -26,9 +27,18 @@ std::vector<float> widen(const void* data, DType src, int64_t n) {
   return out;
 }
 
+// A weight's elements in the backend's storage format for it (upload_weight and upload_host_weight).
+struct StoredWeight {
+  DType dtype;
+  const void* data;                // the caller's data, or `converted`
+  std::vector<uint16_t> converted;
+};
+
 class VulkanBackend final : public Backend {
  public:
-  explicit VulkanBackend(const VulkanOptions& options) : ctx_(Context::create(options, this)) {
+  explicit VulkanBackend(const VulkanOptions& options)
+      : ctx_(Context::create(options, this)), host_weights_(std::make_shared<vk::HostWeightLedger>()) {
+    host_weights_->context = ctx_;
     vk::register_variants(*ctx_);
   }
   ~VulkanBackend() override {
@@ -59,42 +69,31 @@ class VulkanBackend final : public Backend {
   }
 
   Tensor upload_weight(const void* data, DType src_dtype, const Shape& shape, WeightUploadStats* stats) override {
-    if (!is_float(src_dtype))
-      vk::fail("upload_weight", "weights must be F32, F16 or BF16, got " + std::string(dtype_name(src_dtype)) +
-                                    shape_str(shape));
-    const DType stored = src_dtype == DType::BF16 ? vk::bf16_weight_storage(*ctx_) : src_dtype;
-    Tensor t = ctx_->alloc(shape, stored, Arena::Weights, /*poison=*/false);
-    const int64_t n = t.numel();
-    if (stats) stats->values += n;
-    if (n == 0) return t;
-    if (!data) vk::fail("upload_weight", "null data for " + t.describe());
-    if (stored == src_dtype) {
-      ctx_->upload(t, data, t.bytes());
-      return t;
-    }
-    // BF16 -> F16: values beyond fp16's range become ±inf and are counted (the model code reports them).
-    const auto* src = static_cast<const uint16_t*>(data);
-    std::vector<uint16_t> converted(static_cast<size_t>(n));
-    int64_t overflowed = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      const float f = bf16_to_f32(src[i]);
-      overflowed += f16_overflows(f);
-      converted[size_t(i)] = f32_to_f16(f);
-    }
-    if (stats) stats->overflowed += overflowed;
-    ctx_->upload(t, converted.data(), t.bytes());
+    StoredWeight w = stored_weight("upload_weight", data, src_dtype, shape, stats);
+    Tensor t = ctx_->alloc(shape, w.dtype, Arena::Weights, /*poison=*/false);
+    if (t.numel() > 0) ctx_->upload(t, w.data, t.bytes());
     return t;
   }
 
-  void to_host(const Tensor& t, void* dst) override { ctx_->download(t, dst); }
+  Tensor upload_host_weight(const void* data, DType src_dtype, const Shape& shape, WeightUploadStats* stats) override {
+    StoredWeight w = stored_weight("upload_host_weight", data, src_dtype, shape, stats);
+    return vk::make_host_weight(*ctx_, host_weights_, this, shape, w.dtype, w.data);
+  }
+
+  void copy_into(const Tensor& dst, const Tensor& src) override { vk::copy_into(*ctx_, dst, src); }
+
+  void to_host(const Tensor& t, void* dst) override {
+    const Tensor* host = vk::host_weight_tensor(t);
+    ctx_->download(host ? *host : t, dst);
+  }
   void set_poison_allocations(bool on) override { ctx_->set_poison(on); }
   MemoryStats memory_stats() const override { return ctx_->allocator().stats(); }
   void reset_peak_memory() override { ctx_->allocator().reset_peak(); }
 
   // ---- execution control ------------------------------------------------------------------------------
   void flush() override { ctx_->stream().wait_idle(); }
-  void begin_stage(std::string_view) override { ctx_->stream().submit(); }
-  void end_stage() override { ctx_->stream().submit(); }
+  void begin_stage(std::string_view name) override { ctx_->stream().begin_stage(name); }
+  void end_stage() override { ctx_->stream().end_stage(); }
   void set_profiling(bool on) override { ctx_->stream().set_profiling(on); }
   std::vector<OpTiming> op_timings() override {
     ctx_->stream().wait_idle();
@@ -151,7 +150,33 @@ class VulkanBackend final : public Backend {
   }
 
  private:
+  // BF16 weights become F16 where the device computes in fp16: values beyond fp16's range become ±inf and
+  // are counted (the model code reports them).
+  StoredWeight stored_weight(std::string_view op, const void* data, DType src_dtype, const Shape& shape,
+                             WeightUploadStats* stats) const {
+    if (!is_float(src_dtype))
+      vk::fail(op, "weights must be F32, F16 or BF16, got " + std::string(dtype_name(src_dtype)) + shape_str(shape));
+    StoredWeight w{src_dtype == DType::BF16 ? vk::bf16_weight_storage(*ctx_) : src_dtype, data, {}};
+    const int64_t n = shape_numel(shape);
+    if (stats) stats->values += n;
+    if (n == 0) return w;
+    if (!data) vk::fail(op, "null data for " + std::string(dtype_name(w.dtype)) + shape_str(shape));
+    if (w.dtype == src_dtype) return w;
+    const auto* src = static_cast<const uint16_t*>(data);
+    w.converted.resize(static_cast<size_t>(n));
+    int64_t overflowed = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float f = bf16_to_f32(src[i]);
+      overflowed += f16_overflows(f);
+      w.converted[size_t(i)] = f32_to_f16(f);
+    }
+    if (stats) stats->overflowed += overflowed;
+    w.data = w.converted.data();
+    return w;
+  }
+
   std::shared_ptr<Context> ctx_;
+  std::shared_ptr<vk::HostWeightLedger> host_weights_;
 };
 
 }  // namespace
