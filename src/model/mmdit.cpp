@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "io/weight_map.h"
 #include "model/rope_tables.h"
 #include "model/weight_loader.h"
@@ -17,14 +18,32 @@ enum OutChunk { kOutScale = 0, kOutShift, kOutChunks };
 // diffusers Timesteps(256, flip_sin_to_cos=True, downscale_freq_shift=0, scale=1000), max period 10000.
 constexpr float kTimestepScale = 1000.0f;
 constexpr float kTimestepMaxPeriod = 10000.0f;
+// Weight streaming: the next block's matrices are copied while this block runs, each copy recorded just
+// before one of the block's large matmuls, the image-stream GEMMs (N×3072 by 3072×3072 for q/k/v/out,
+// N×3072 by 3072×12288 and back for the MLP), so that a GPU can run it while the GEMM computes: two
+// weights before each projection (the image and text weights of that projection, 2×19 MB), three before
+// each MLP matmul (an MLP weight of each stream and a modulation weight, 2×75 + 113 MB). 4·2 + 2·3 = 14:
+// every streamed weight, in the order below.
+constexpr int kCopiesBeforeProjection = 2, kCopiesBeforeMlp = 3;
 }  // namespace
 
 Mmdit::Linear Mmdit::linear(WeightLoader& w, const std::string& key) const {
   return {w.matrix(key + ".weight"), w.vector(key + ".bias")};
 }
 
-Mmdit::Mmdit(const TransformerConfig& config, const TensorStore& store, Backend& backend)
-    : config_(config), backend_(backend) {
+std::vector<Tensor*> Mmdit::streamed_weights(Block& b) {
+  return {&b.img.q.w,   &b.txt.q.w,      &b.img.k.w,      &b.txt.k.w,     &b.img.v.w,       &b.txt.v.w,       &b.img.out.w,
+          &b.txt.out.w, &b.img.mlp_in.w, &b.txt.mlp_in.w, &b.img.mod.w,   &b.img.mlp_out.w, &b.txt.mlp_out.w, &b.txt.mod.w};
+}
+
+Tensor Mmdit::apply(const Linear& l, const Tensor& x, MatmulArgs args, int copies) const {
+  if (copies) blocks_.pump(copies);
+  args.bias = l.b;
+  return backend_.matmul(x, l.w, args);
+}
+
+Mmdit::Mmdit(const TransformerConfig& config, const TensorStore& store, Backend& backend, const BlockOffload& offload)
+    : config_(config), backend_(backend), blocks_(backend, offload, config.num_layers, &Mmdit::streamed_weights) {
   check_tensors(store, expected_transformer_tensors(config), nullptr, "transformer");
   WeightLoader w(store, backend, "transformer");
   img_in_ = linear(w, "img_in");
@@ -36,6 +55,7 @@ Mmdit::Mmdit(const TransformerConfig& config, const TensorStore& store, Backend&
   proj_out_ = linear(w, "proj_out");
   for (int i = 0; i < config.num_layers; ++i) {
     const std::string p = "transformer_blocks." + std::to_string(i) + ".";
+    w.set_host(blocks_.host(i));
     Block b;
     b.img.mod = linear(w, p + "img_mod.1");
     b.txt.mod = linear(w, p + "txt_mod.1");
@@ -58,6 +78,7 @@ Mmdit::Mmdit(const TransformerConfig& config, const TensorStore& store, Backend&
     blocks_.push_back(std::move(b));
   }
   stats_ = w.stats();
+  if (blocks_.stream()) log_info(offload_summary());
 }
 
 Mmdit::Context Mmdit::prepare(const Tensor& prompt_embeds, int64_t hp, int64_t wp) const {
@@ -73,16 +94,17 @@ Mmdit::Context Mmdit::prepare(const Tensor& prompt_embeds, int64_t hp, int64_t w
   c.image_rope = backend_.from_host_f32(t.image, {hp * wp, pairs, 2});
   c.text_rope = backend_.from_host_f32(t.text, {c.text_len, pairs, 2});
   Tensor txt = backend_.rms_norm(prompt_embeds, txt_norm_, config_.norm_eps);
-  c.text = backend_.matmul(txt, txt_in_.w, {.bias = txt_in_.b});
+  c.text = apply(txt_in_, txt);
   return c;
 }
 
-Mmdit::Qkv Mmdit::project_qkv(const Stream& s, const Tensor& x_mod, int64_t len, const Tensor& rope) const {
+Mmdit::Qkv Mmdit::project_qkv(const Stream& s, const Tensor& x_mod, int64_t len, const Tensor& rope,
+                               int copies) const {
   const int64_t H = config_.num_attention_heads, hd = config_.attention_head_dim;
   Qkv r;
-  r.q = backend_.matmul(x_mod, s.q.w, {.bias = s.q.b}).reshape({1, len, H, hd});
-  r.k = backend_.matmul(x_mod, s.k.w, {.bias = s.k.b}).reshape({1, len, H, hd});
-  r.v = backend_.matmul(x_mod, s.v.w, {.bias = s.v.b}).reshape({1, len, H, hd});
+  r.q = apply(s.q, x_mod, {}, copies).reshape({1, len, H, hd});
+  r.k = apply(s.k, x_mod, {}, copies).reshape({1, len, H, hd});
+  r.v = apply(s.v, x_mod, {}, copies).reshape({1, len, H, hd});
   r.q = backend_.rope(backend_.rms_norm(r.q, s.norm_q, config_.norm_eps), rope, RopeStyle::Interleaved);
   r.k = backend_.rope(backend_.rms_norm(r.k, s.norm_k, config_.norm_eps), rope, RopeStyle::Interleaved);
   return r;
@@ -99,58 +121,56 @@ Tensor Mmdit::forward(const Tensor& latents, float timestep, const Context& ctx,
   // Timestep embedding -> temb [1, D]; every modulation uses SiLU(temb).
   Tensor t = backend_.from_host_f32({timestep}, {1});
   Tensor e = backend_.timestep_embedding(t, config_.timestep_channels, kTimestepScale, kTimestepMaxPeriod);
-  Tensor temb = backend_.matmul(e, time_1_.w, {.bias = time_1_.b, .act = Activation::Silu});
-  temb = backend_.matmul(temb, time_2_.w, {.bias = time_2_.b});
+  Tensor temb = apply(time_1_, e, {.act = Activation::Silu});
+  temb = apply(time_2_, temb);
   const Tensor silu_temb = backend_.unary(temb, UnaryOp::Silu);
 
-  Tensor img = backend_.matmul(latents, img_in_.w, {.bias = img_in_.b});
+  Tensor img = apply(img_in_, latents);
   Tensor txt = ctx.text;
   AttentionArgs attn;
   attn.scale = float(1.0 / std::sqrt(double(config_.attention_head_dim)));
 
+  Block staged;  // a streamed block with its device slot's weights
   for (size_t bi = 0; bi < blocks_.size(); ++bi) {
-    const Block& b = blocks_[bi];
+    const Block& b = blocks_.get(bi, staged);
     const bool last = bi + 1 == blocks_.size();
-    const Tensor mod_img = backend_.matmul(silu_temb, b.img.mod.w, {.bias = b.img.mod.b});
-    const Tensor mod_txt = backend_.matmul(silu_temb, b.txt.mod.w, {.bias = b.txt.mod.b});
+    const Tensor mod_img = apply(b.img.mod, silu_temb);
+    const Tensor mod_txt = apply(b.txt.mod, silu_temb);
     auto chunk = [&](const Tensor& m, int c) { return backend_.slice(m, -1, int64_t(c) * D, D); };
 
     // Joint attention, text first.
     Tensor a_img = backend_.layer_norm_modulate(img, chunk(mod_img, kShift1), chunk(mod_img, kScale1), eps);
     Tensor a_txt = backend_.layer_norm_modulate(txt, chunk(mod_txt, kShift1), chunk(mod_txt, kScale1), eps);
-    Qkv qi = project_qkv(b.img, a_img, N, ctx.image_rope);
-    Qkv qt = project_qkv(b.txt, a_txt, L, ctx.text_rope);
+    Qkv qi = project_qkv(b.img, a_img, N, ctx.image_rope, kCopiesBeforeProjection);
+    Qkv qt = project_qkv(b.txt, a_txt, L, ctx.text_rope, 0);
     Tensor q = backend_.concat(qt.q, qi.q, 1), k = backend_.concat(qt.k, qi.k, 1), v = backend_.concat(qt.v, qi.v, 1);
     Tensor o = backend_.attention(q, k, v, attn);
     Tensor o_img = backend_.slice(o, 1, L, N).reshape({N, D});
-    img = backend_.matmul(o_img, b.img.out.w,
-                          {.bias = b.img.out.b, .residual = img, .gate = chunk(mod_img, kGate1).reshape({D})});
+    img = apply(b.img.out, o_img, {.residual = img, .gate = chunk(mod_img, kGate1).reshape({D})},
+                kCopiesBeforeProjection);
 
     Tensor h = backend_.layer_norm_modulate(img, chunk(mod_img, kShift2), chunk(mod_img, kScale2), eps);
-    h = backend_.matmul(h, b.img.mlp_in.w, {.bias = b.img.mlp_in.b, .act = Activation::GeluTanh});
-    img = backend_.matmul(h, b.img.mlp_out.w,
-                          {.bias = b.img.mlp_out.b, .residual = img, .gate = chunk(mod_img, kGate2).reshape({D})});
+    h = apply(b.img.mlp_in, h, {.act = Activation::GeluTanh}, kCopiesBeforeMlp);
+    img = apply(b.img.mlp_out, h, {.residual = img, .gate = chunk(mod_img, kGate2).reshape({D})}, kCopiesBeforeMlp);
 
     // After the last block only the image stream is read (spec §3.5): its text-side tail is skipped unless
     // a sink wants to see it.
     if (!last || sink) {
       Tensor o_txt = backend_.slice(o, 1, 0, L).reshape({L, D});
-      txt = backend_.matmul(o_txt, b.txt.out.w,
-                            {.bias = b.txt.out.b, .residual = txt, .gate = chunk(mod_txt, kGate1).reshape({D})});
+      txt = apply(b.txt.out, o_txt, {.residual = txt, .gate = chunk(mod_txt, kGate1).reshape({D})});
       h = backend_.layer_norm_modulate(txt, chunk(mod_txt, kShift2), chunk(mod_txt, kScale2), eps);
-      h = backend_.matmul(h, b.txt.mlp_in.w, {.bias = b.txt.mlp_in.b, .act = Activation::GeluTanh});
-      txt = backend_.matmul(h, b.txt.mlp_out.w,
-                            {.bias = b.txt.mlp_out.b, .residual = txt, .gate = chunk(mod_txt, kGate2).reshape({D})});
+      h = apply(b.txt.mlp_in, h, {.act = Activation::GeluTanh});
+      txt = apply(b.txt.mlp_out, h, {.residual = txt, .gate = chunk(mod_txt, kGate2).reshape({D})});
     }
     emit(sink, prefix + ".block" + std::to_string(bi) + ".txt", txt);
     emit(sink, prefix + ".block" + std::to_string(bi) + ".img", img);
   }
 
-  const Tensor mod_out = backend_.matmul(silu_temb, norm_out_.w, {.bias = norm_out_.b});
+  const Tensor mod_out = apply(norm_out_, silu_temb);
   Tensor y = backend_.layer_norm_modulate(img, backend_.slice(mod_out, -1, int64_t(kOutShift) * D, D),
                                           backend_.slice(mod_out, -1, int64_t(kOutScale) * D, D), eps);
   static_assert(kOutChunks == 2 && kModChunks == 6, "modulation layouts of spec §3.5 / §3.8");
-  return backend_.matmul(y, proj_out_.w, {.bias = proj_out_.b});
+  return apply(proj_out_, y);
 }
 
 }  // namespace qi

@@ -9,13 +9,15 @@
 #include "io/model_config.h"
 #include "io/safetensors.h"
 #include "model/tensor_sink.h"
+#include "model/weight_stream.h"
 #include "ops/backend.h"
 
 namespace qi {
 
 class Mmdit {
  public:
-  Mmdit(const TransformerConfig& config, const TensorStore& store, Backend& backend);
+  // offload: which blocks stay on the device and which stream from host memory (default: all resident).
+  Mmdit(const TransformerConfig& config, const TensorStore& store, Backend& backend, const BlockOffload& offload = {});
 
   // Per-call inputs that depend only on the image size and the text (RoPE tables), built once per prompt.
   struct Context {
@@ -27,12 +29,16 @@ class Mmdit {
   Context prepare(const Tensor& prompt_embeds, int64_t hp, int64_t wp) const;
 
   // Velocity prediction [N, 64] for packed latents [N, in_channels] at model timestep t (= sigma, i.e. the
-  // pipeline's t/1000). The sink receives "<prefix>.block{j}.{txt,img}" after each block.
+  // pipeline's t/1000). The sink receives "<prefix>.block{j}.{txt,img}" after each block. With streamed
+  // blocks a forward pass also moves the ring of weight slots along (not thread-safe, like the backend).
   Tensor forward(const Tensor& latents, float timestep, const Context& ctx, const TensorSink& sink = {},
                  const std::string& prefix = "") const;
 
   const TransformerConfig& config() const { return config_; }
   const WeightUploadStats& upload_stats() const { return stats_; }
+  // The streamed blocks' ring (nullptr when every block is resident) and a line saying what streams.
+  const WeightStream* weight_stream() const { return blocks_.stream(); }
+  std::string offload_summary() const { return blocks_.describe("transformer"); }
 
  private:
   struct Linear {
@@ -46,18 +52,22 @@ class Mmdit {
     Stream img, txt;
   };
   Linear linear(class WeightLoader& w, const std::string& key) const;
+  // The weights of a block that stream, in the order their copies are recorded (see mmdit.cpp).
+  static std::vector<Tensor*> streamed_weights(Block& b);
+  // x·Wᵀ + b with the given epilogue, after recording `copies` queued weight-stream copies.
+  Tensor apply(const Linear& l, const Tensor& x, MatmulArgs args = {}, int copies = 0) const;
 
   // Runs one stream's half of a block up to the attention inputs.
   struct Qkv {
     Tensor q, k, v;
   };
-  Qkv project_qkv(const Stream& s, const Tensor& x_mod, int64_t len, const Tensor& rope) const;
+  Qkv project_qkv(const Stream& s, const Tensor& x_mod, int64_t len, const Tensor& rope, int copies) const;
 
   TransformerConfig config_;
   Backend& backend_;
   Linear img_in_, txt_in_, time_1_, time_2_, norm_out_, proj_out_;
   Tensor txt_norm_;
-  std::vector<Block> blocks_;
+  BlockSet<Block> blocks_;
   WeightUploadStats stats_;
 };
 

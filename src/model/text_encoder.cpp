@@ -3,19 +3,34 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "io/weight_map.h"
 #include "model/rope_tables.h"
 #include "model/weight_loader.h"
 
 namespace qi {
 
-TextEncoder::TextEncoder(const TextEncoderConfig& config, const TensorStore& store, Backend& backend)
-    : config_(config), store_(store), backend_(backend) {
+std::vector<Tensor*> TextEncoder::streamed_weights(Layer& l) {
+  return {&l.q_w, &l.k_w, &l.v_w, &l.o_w, &l.gate_w, &l.up_w, &l.down_w};
+}
+
+Tensor TextEncoder::apply(const Tensor& w, const Tensor& x, const MatmulArgs& args) const {
+  layers_.pump();
+  return backend_.matmul(x, w, args);
+}
+
+TextEncoder::TextEncoder(const TextEncoderConfig& config, const TensorStore& store, Backend& backend,
+                         const BlockOffload& offload)
+    : config_(config),
+      store_(store),
+      backend_(backend),
+      layers_(backend, offload, config.num_hidden_layers, &TextEncoder::streamed_weights) {
   prefix_ = text_encoder_prefix(store);
   check_tensors(store, expected_text_encoder_tensors(config, prefix_), is_ignored_text_encoder_key, "text_encoder");
   WeightLoader w(store, backend, "text_encoder");
   for (int l = 0; l < config.num_hidden_layers; ++l) {
     const std::string p = prefix_ + "layers." + std::to_string(l) + ".";
+    w.set_host(layers_.host(l));
     Layer L;
     L.input_norm = w.vector(p + "input_layernorm.weight");
     L.q_w = w.matrix(p + "self_attn.q_proj.weight");
@@ -33,6 +48,7 @@ TextEncoder::TextEncoder(const TextEncoderConfig& config, const TensorStore& sto
   }
   final_norm_ = w.vector(prefix_ + "norm.weight");
   stats_ = w.stats();
+  if (layers_.stream()) log_info(offload_summary());
 }
 
 Tensor TextEncoder::encode(const std::vector<int32_t>& ids, const TensorSink& sink, const std::string& prefix) const {
@@ -59,21 +75,22 @@ Tensor TextEncoder::encode(const std::vector<int32_t>& ids, const TensorSink& si
   attn.scale = float(1.0 / std::sqrt(double(hd)));
   attn.causal = true;
 
+  Layer staged;  // a streamed layer with its device slot's weights
   for (size_t l = 0; l < layers_.size(); ++l) {
-    const Layer& L = layers_[l];
+    const Layer& L = layers_.get(l, staged);
     Tensor h = backend_.rms_norm(x, L.input_norm, config_.rms_norm_eps);
-    Tensor q = backend_.matmul(h, L.q_w, {.bias = L.q_b}).reshape({1, T, heads, hd});
-    Tensor k = backend_.matmul(h, L.k_w, {.bias = L.k_b}).reshape({1, T, kv_heads, hd});
-    Tensor v = backend_.matmul(h, L.v_w, {.bias = L.v_b}).reshape({1, T, kv_heads, hd});
+    Tensor q = apply(L.q_w, h, {.bias = L.q_b}).reshape({1, T, heads, hd});
+    Tensor k = apply(L.k_w, h, {.bias = L.k_b}).reshape({1, T, kv_heads, hd});
+    Tensor v = apply(L.v_w, h, {.bias = L.v_b}).reshape({1, T, kv_heads, hd});
     q = backend_.rope(q, rope_table, RopeStyle::HalfSplit);
     k = backend_.rope(k, rope_table, RopeStyle::HalfSplit);
     Tensor a = backend_.attention(q, k, v, attn).reshape({T, hidden});
-    x = backend_.matmul(a, L.o_w, {.residual = x});
+    x = apply(L.o_w, a, {.residual = x});
 
     h = backend_.rms_norm(x, L.post_norm, config_.rms_norm_eps);
-    Tensor gate = backend_.matmul(h, L.gate_w, {.act = Activation::Silu});
-    Tensor up = backend_.matmul(h, L.up_w);
-    x = backend_.matmul(backend_.binary(gate, up, BinaryOp::Mul), L.down_w, {.residual = x});
+    Tensor gate = apply(L.gate_w, h, {.act = Activation::Silu});
+    Tensor up = apply(L.up_w, h);
+    x = apply(L.down_w, backend_.binary(gate, up, BinaryOp::Mul), {.residual = x});
     if (l + 1 < layers_.size()) emit(sink, prefix + ".hidden_states." + std::to_string(l + 1), x);
   }
   x = backend_.rms_norm(x, final_norm_, config_.rms_norm_eps);

@@ -38,7 +38,7 @@ Tensor WeightLoader::matrix(const std::string& key) {
   const TensorView& v = store_.get(key);
   if (v.shape.size() != 2)
     throw InputError(component_ + ": " + key + " in " + v.file.string() + " should be 2-D, found " + shape_str(v.shape));
-  return backend_.upload_weight(v.data, v.dtype, v.shape, &stats_);
+  return upload_matrix(v, v.shape);
 }
 
 Tensor WeightLoader::matrix_from_conv1x1(const std::string& key) {
@@ -46,7 +46,12 @@ Tensor WeightLoader::matrix_from_conv1x1(const std::string& key) {
   if (v.shape.size() < 2 || shape_numel(v.shape) != v.shape[0] * v.shape[1])
     throw InputError(component_ + ": " + key + " in " + v.file.string() + " is not a 1x1 convolution: " +
                      shape_str(v.shape));
-  return backend_.upload_weight(v.data, v.dtype, {v.shape[0], v.shape[1]}, &stats_);
+  return upload_matrix(v, {v.shape[0], v.shape[1]});
+}
+
+Tensor WeightLoader::upload_matrix(const TensorView& v, const Shape& shape) {
+  return host_ ? backend_.upload_host_weight(v.data, v.dtype, shape, &stats_)
+               : backend_.upload_weight(v.data, v.dtype, shape, &stats_);
 }
 
 Tensor WeightLoader::vector(const std::string& key) {

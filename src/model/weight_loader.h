@@ -14,6 +14,10 @@ class WeightLoader {
  public:
   WeightLoader(const TensorStore& store, Backend& backend, std::string component);
 
+  // Where matrix() and matrix_from_conv1x1() put weights from now on: device memory (the default) or host
+  // memory (Backend::upload_host_weight), for blocks that stream (model/weight_stream.h).
+  void set_host(bool on) { host_ = on; }
+
   // A Linear weight [N, K] for matmul.
   Tensor matrix(const std::string& key);
   // A Linear weight stored with trailing unit dims (1×1 conv [N, K, 1, 1] or [N, K, 1, 1, 1]) as [N, K].
@@ -37,8 +41,11 @@ class WeightLoader {
  private:
   const TensorStore& store_;
   Backend& backend_;
+  Tensor upload_matrix(const TensorView& v, const Shape& shape);
+
   std::string component_;
   WeightUploadStats stats_;
+  bool host_ = false;
 };
 
 // Widens n elements of a float dtype (F32/F16/BF16) to fp32.
