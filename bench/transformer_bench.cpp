@@ -7,13 +7,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 #include "bench/bench_commands.h"
 #include "cli/args.h"
 #include "cli/backend_choice.h"
+#include "cli/memory_estimate.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "io/model_dir.h"
 #include "model/mmdit.h"
 
@@ -33,6 +37,22 @@ std::filesystem::path default_anchors() {
   return std::filesystem::path("..") / "shared" / "reference" / "anchors.json";
 }
 
+// Largest accepted --vram-budget (as generate).
+constexpr double kMaxVramBudgetGiB = 65536;
+
+// The blocks that stream under --vram-budget: planned as generate plans them (cli/memory_estimate.h), for
+// the largest size and this benchmark's prompt length. Without a budget every block is resident.
+BlockOffload plan_streaming(const ModelDir& model, std::optional<double> budget_gib, int64_t size) {
+  if (!budget_gib) return {};
+  const cli::EstimateInputs in{int(size), int(size), int(kTextTokens), false};
+  const uint64_t ceiling = uint64_t(*budget_gib * double(1ull << 30));
+  const cli::MemoryEstimate e = cli::plan_offload(cli::estimate_generation_memory(model, in), ceiling);
+  log_info("--vram-budget " + cli::format_gib(ceiling) + " at " + std::to_string(size) + "²: " +
+           (e.offload.transformer.streams(model.transformer.num_layers) ? e.describe_offload() : "every block fits") +
+           "; estimated transformer memory " + cli::format_gib(e.transformer_bytes) + " before allocator overhead");
+  return e.offload.transformer;
+}
+
 Tensor random_tensor(Backend& b, const Shape& shape, std::mt19937& rng) {
   std::normal_distribution<float> n(0.0f, 1.0f);
   std::vector<float> v(size_t(shape_numel(shape)));
@@ -44,21 +64,24 @@ Tensor random_tensor(Backend& b, const Shape& shape, std::mt19937& rng) {
 
 int bench_transformer(const std::vector<std::string>& argv) {
   cli::Args args(argv, {"--backend", "--device", "--threads", "--json", "--anchors", "--repeats", "--random-weights",
-                        "--tokenizer", "--sizes"},
+                        "--tokenizer", "--sizes", "--vram-budget"},
                  {"--help"});
   if (args.has("--help") || !args.get("--random-weights") || !args.get("--tokenizer")) {
     std::printf(
         "usage: qwen-image-vk bench transformer --random-weights SEED --tokenizer DIR [--sizes 512,1024,1328]\n"
         "                                       [--repeats N] [--backend vulkan|cpu] [--device N] [--anchors FILE]\n"
-        "                                       [--json FILE]\n\n"
+        "                                       [--vram-budget GIB] [--json FILE]\n\n"
         "Times full-size transformer forwards (random weights, %lld text tokens, batch 1) per image size: median\n"
         "of N forwards after one warm-up, peak backend memory, and the per-op device-time split. A CFG step is\n"
-        "two forwards. Ratios are to diffusers' transformer_forward_ms in anchors.json (an H200).\n",
+        "two forwards. Ratios are to diffusers' transformer_forward_ms in anchors.json (an H200).\n"
+        "--vram-budget GIB streams the blocks that do not fit GIB (planned for the largest size, as generate\n"
+        "does) from host memory; the op split then shows the copies as copy_into.\n",
         static_cast<long long>(kTextTokens));
     return args.has("--help") ? 0 : 2;
   }
   const uint64_t seed = uint64_t(args.get_int("--random-weights", 0, INT64_MAX).value());
   const int repeats = int(args.get_int("--repeats", 1, 100).value_or(kDefaultRepeats));
+  const std::optional<double> budget_gib = args.get_positive("--vram-budget", kMaxVramBudgetGiB);
   std::vector<int64_t> sizes;
   {
     std::string list = args.get_or("--sizes", "512,1024,1328");
@@ -80,14 +103,25 @@ int bench_transformer(const std::vector<std::string>& argv) {
   auto backend = cli::make_backend(args, true);
   Backend& b = *backend;
   const ModelDir model = ModelDir::with_random_weights(*args.get("--tokenizer"), seed);
-  const TensorStore store = model.transformer_weights();
+  const BlockOffload offload = plan_streaming(model, budget_gib, *std::max_element(sizes.begin(), sizes.end()));
   const auto load_start = std::chrono::steady_clock::now();
-  const Mmdit mmdit(model.transformer, store, b);
+  std::unique_ptr<Mmdit> owned;
+  {
+    // The random weights (41 GB) are needed only while uploading.
+    const TensorStore store = model.transformer_weights();
+    owned = std::make_unique<Mmdit>(model.transformer, store, b, offload);
+  }
+  const Mmdit& mmdit = *owned;
   b.flush();
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   const double weights_gib = double(b.memory_stats().in_use) / kGiB;
   std::printf("device: %s\ntransformer: %d blocks, weights on device %.2f GiB (built in %.1f s)\n", b.name().c_str(),
               model.transformer.num_layers, weights_gib, load_s);
+  const WeightStream* stream = mmdit.weight_stream();
+  const int streamed = stream ? stream->groups() : 0;
+  // Bytes a forward copies from host memory: every streamed block once, unless the ring holds them all.
+  const double streamed_gb = stream && streamed > stream->slots() ? double(stream->group_bytes()) * streamed / 1e9 : 0.0;
+  if (stream) std::printf("%s\n", mmdit.offload_summary().c_str());
 
   std::mt19937 rng{static_cast<uint32_t>(seed)};
   nlohmann::json results = nlohmann::json::array();
@@ -133,12 +167,14 @@ int bench_transformer(const std::vector<std::string>& argv) {
     }
     results.push_back({{"size", size}, {"tokens", hp * wp + kTextTokens}, {"ms_per_forward", ms}, {"cfg_step_ms", 2 * ms},
                        {"peak_gib", peak}, {"diffusers_h200_ms", ref}, {"ratio_to_diffusers", ref > 0 ? ms / ref : 0.0},
-                       {"ops", ops}});
+                       {"streamed_blocks", streamed}, {"streamed_gb_per_forward", streamed_gb}, {"ops", ops}});
   }
   std::printf("(diffusers figures: anchors.json, PyTorch eager bf16 + SDPA on an NVIDIA H200, not this device)\n");
   if (auto path = args.get("--json")) {
     std::ofstream f(*path);
     f << nlohmann::json{{"device", b.name()}, {"repeats", repeats}, {"weights_gib", weights_gib},
+                        {"vram_budget_gib", budget_gib.value_or(0.0)}, {"resident_blocks", offload.resident_blocks},
+                        {"ring_slots", offload.slots},
                         {"diffusers_device", "NVIDIA H200 (anchors.json)"}, {"results", results}}
                  .dump(1)
       << "\n";

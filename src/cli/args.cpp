@@ -93,4 +93,11 @@ std::optional<double> Args::get_double(const std::string& flag) const {
   return x;
 }
 
+std::optional<double> Args::get_positive(const std::string& flag, double max) const {
+  auto x = get_double(flag);
+  if (x && (*x <= 0 || *x > max))
+    throw UsageError(flag + " must be a number in (0, " + std::to_string(int64_t(max)) + "] (got " + *get(flag) + ")");
+  return x;
+}
+
 }  // namespace qi::cli

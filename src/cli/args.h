@@ -24,6 +24,8 @@ class Args {
   std::optional<int64_t> get_int(const std::string& flag, int64_t min, int64_t max) const;
   std::optional<uint64_t> get_uint64(const std::string& flag) const;
   std::optional<double> get_double(const std::string& flag) const;
+  // A number in (0, max]: e.g. --vram-budget GiB.
+  std::optional<double> get_positive(const std::string& flag, double max) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:

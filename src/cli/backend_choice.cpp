@@ -1,6 +1,7 @@
 #include "cli/backend_choice.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/vulkan/vulkan_backend.h"
@@ -32,19 +33,33 @@ std::unique_ptr<Backend> make_backend(const Args& args, bool verbose) {
   return make_backend(args.get_or("--backend", "vulkan"), args.get_or("--device", ""), threads, verbose);
 }
 
-uint64_t backend_memory_bytes(const Backend& backend, const Args& args) {
-  if (backend.name() == "cpu") return system_memory_bytes();
-  // The same choice make_vulkan_backend makes: --device as an index or a name substring, else the default.
+namespace {
+// The device make_vulkan_backend picks: --device as an index or a name substring, else the default.
+std::optional<VulkanDeviceInfo> chosen_vulkan_device(const Args& args) {
   const std::string want = args.get_or("--device", "");
   const bool by_index = !want.empty() && want.find_first_not_of("0123456789") == std::string::npos;
   for (const VulkanDeviceInfo& d : list_vulkan_devices()) {
     const bool match = want.empty() ? d.default_choice
                        : by_index   ? want == std::to_string(d.index)
                                     : d.name.find(want) != std::string::npos;
-    // A CPU implementation (lavapipe) allocates from system RAM whatever heap size it reports.
-    if (match) return d.type == "cpu" ? std::max(d.device_local_bytes, system_memory_bytes()) : d.device_local_bytes;
+    if (match) return d;
   }
-  return 0;
+  return std::nullopt;
+}
+}  // namespace
+
+uint64_t backend_memory_bytes(const Backend& backend, const Args& args) {
+  if (backend.name() == "cpu") return system_memory_bytes();
+  const auto d = chosen_vulkan_device(args);
+  if (!d) return 0;
+  // A CPU implementation (lavapipe) allocates from system RAM whatever heap size it reports.
+  return d->type == "cpu" ? std::max(d->device_local_bytes, system_memory_bytes()) : d->device_local_bytes;
+}
+
+bool backend_memory_is_system_ram(const Backend& backend, const Args& args) {
+  if (backend.name() == "cpu") return true;
+  const auto d = chosen_vulkan_device(args);
+  return d && d->type == "cpu";
 }
 
 }  // namespace qi::cli

@@ -17,6 +17,9 @@ std::unique_ptr<Backend> make_backend(const Args& args, bool verbose = true);
 // Memory the backend can use for one generation: the chosen Vulkan device's device-local memory, or this
 // machine's RAM for the CPU backend; 0 when unknown.
 uint64_t backend_memory_bytes(const Backend& backend, const Args& args);
+// True when that memory is this machine's RAM (the CPU backend, a CPU Vulkan device such as lavapipe):
+// streaming weights from host memory then saves nothing.
+bool backend_memory_is_system_ram(const Backend& backend, const Args& args);
 
 std::unique_ptr<Backend> make_backend(const std::string& kind, const std::string& device, int threads, bool verbose);
 

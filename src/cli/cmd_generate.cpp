@@ -5,6 +5,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <random>
 
 #include "cli/args.h"
@@ -47,6 +48,10 @@ constexpr const char* kGenerateHelp =
     "  --backend vulkan|cpu|auto   compute backend (default vulkan; auto falls back to cpu without a GPU)\n"
     "  --device N|NAME             Vulkan device index or name substring (see `qwen-image-vk devices`)\n"
     "  --threads N                 CPU backend threads (default: all)\n"
+    "  --vram-budget GIB           device memory to plan for, in GiB (e.g. 20 on a 24 GB GPU): the transformer\n"
+    "                              blocks (and text-encoder layers) that do not fit stay in host memory and are\n"
+    "                              copied to the device during each forward pass: slower, see docs/performance.md.\n"
+    "                              Default: stream only when the model does not fit the GPU's memory\n"
     "  --dump DIR                  write every intermediate tensor (names as in the fixture reference) to\n"
     "                              DIR/intermediates.safetensors\n"
     "  --quiet                     no progress output\n";
@@ -82,18 +87,8 @@ void require_utf8_flag(const std::string& value, const char* flag) {
                      std::to_string(problem->offset));
 }
 
-// Refuses a generation whose estimated peak memory exceeds what the backend has, naming the estimate and
-// the ways out. `available` is the Vulkan device's device-local memory or this machine's RAM for the CPU
-// backend; 0 (unknown) skips the check.
-void check_memory(const MemoryEstimate& e, uint64_t available, const std::string& backend_name,
-                  const GenerationOptions& o) {
-  if (available == 0 || e.peak_bytes <= available) return;
-  throw RuntimeFailure("a " + std::to_string(o.width) + "x" + std::to_string(o.height) +
-                       " generation needs about " + e.describe() + " of memory; the " + backend_name +
-                       " backend has " + format_gib(available) +
-                       ". Options: a smaller --width/--height, a shorter --max-sequence-length, or a backend "
-                       "with more memory (--backend cpu uses system RAM, --device picks another GPU)");
-}
+// Largest accepted --vram-budget: far beyond any device, small enough to catch a value given in bytes.
+constexpr double kMaxVramBudgetGiB = 65536;
 
 int floor_size(int64_t v, const char* name) {
   int f = floor_to_patch_multiple(int(v));
@@ -125,7 +120,7 @@ int cmd_generate(const std::vector<std::string>& argv) {
   Args args(argv,
             {"--model", "--prompt", "--negative-prompt", "--cfg", "--width", "--height", "--steps", "--seed", "--noise",
              "--max-sequence-length", "--output", "--batch-count", "--backend", "--device", "--threads", "--dump",
-             "--random-weights", "--tokenizer"},
+             "--random-weights", "--tokenizer", "--vram-budget"},
             {"--help", "--quiet"});
   if (args.has("--help")) {
     std::printf("%s", kGenerateHelp);
@@ -154,6 +149,7 @@ int cmd_generate(const std::vector<std::string>& argv) {
   if (args.has("--seed") && args.has("--noise")) throw UsageError("--seed and --noise exclude each other");
   o.seed = args.get_uint64("--seed").value_or(std::random_device{}() | (uint64_t(std::random_device{}()) << 32));
   const int64_t batch = args.get_int("--batch-count", 1, kMaxBatchCount).value_or(1);
+  const std::optional<double> vram_budget = args.get_positive("--vram-budget", kMaxVramBudgetGiB);
   const std::filesystem::path output = args.get_or("--output", "output.png");
   check_output_path_writable(output);
   if (auto dump_dir = args.get("--dump")) {
@@ -188,11 +184,18 @@ int cmd_generate(const std::vector<std::string>& argv) {
   ei.height = o.height;
   ei.max_sequence_length = o.max_sequence_length;
   ei.transformer_resident_during_decode = batch > 1;
-  check_memory(estimate_generation_memory(model, ei), backend_memory_bytes(*backend, args), backend->name(), o);
+  DeviceMemory device;
+  device.available = backend_memory_bytes(*backend, args);
+  device.system_ram = backend_memory_is_system_ram(*backend, args);
+  device.host_ram = system_memory_bytes();
+  device.backend_name = backend->name();
+  const MemoryEstimate placed =
+      place_weights(estimate_generation_memory(model, ei), vram_budget, device,
+                    "a " + std::to_string(o.width) + "x" + std::to_string(o.height) + " generation");
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  Generator gen(model, *backend);
+  Generator gen(model, *backend, placed.offload);
   const std::string model_name = std::filesystem::path(model_path).filename().string();
   for (int64_t k = 0; k < batch; ++k) {
     GenerationOptions ok = o;

@@ -75,6 +75,19 @@ std::unique_ptr<Model> load_overlapped(const char* what, const TensorStore& stor
   return model;
 }
 
+// What streaming transformer blocks moved during the denoising stage.
+void log_streaming(const WeightStream& ws, const WeightStream::Stats& before, const StageReport& stage) {
+  const WeightStream::Stats& now = ws.stats();
+  const double gb = double(now.bytes - before.bytes) / 1e9;
+  char line[200];
+  std::snprintf(line, sizeof line,
+                "transformer: %.2f GB of streamed block weights copied to the device during %s (%llu block loads, "
+                "%.2f GB/s averaged over the stage)",
+                gb, stage.name.c_str(), static_cast<unsigned long long>(now.loads - before.loads),
+                stage.seconds > 0 ? gb / stage.seconds : 0.0);
+  log_info(line);
+}
+
 void check_finite(Backend& b, const Tensor& t, const std::string& where) {
   for (float v : b.to_host_f32(t))
     if (!std::isfinite(v)) throw RuntimeFailure("NaN/Inf in the latents " + where + "; no image written");
@@ -98,7 +111,8 @@ std::string png_parameters_text(const GenerationOptions& o, const std::string& m
   return a1111_parameters(p);
 }
 
-Generator::Generator(const ModelDir& model, Backend& backend) : model_(model), backend_(backend) {}
+Generator::Generator(const ModelDir& model, Backend& backend, const OffloadPlan& offload)
+    : model_(model), backend_(backend), offload_(offload) {}
 Generator::~Generator() = default;
 
 Tensor Generator::encode_prompt(const std::string& prompt, int max_sequence_length, const TensorSink& sink,
@@ -108,7 +122,8 @@ Tensor Generator::encode_prompt(const std::string& prompt, int max_sequence_leng
   if (!tokenizer_) tokenizer_ = Qwen2Tokenizer::load(model_.tokenizer_dir());
   if (!text_encoder_) {
     text_store_ = std::make_unique<TensorStore>(model_.text_encoder_weights());
-    text_encoder_ = load_overlapped<TextEncoder>("text encoder", *text_store_, model_.text_encoder, *text_store_, backend_);
+    text_encoder_ = load_overlapped<TextEncoder>("text encoder", *text_store_, model_.text_encoder, *text_store_, backend_,
+                                                 offload_.text_encoder);
   }
   std::vector<int32_t> ids = qi::encode_prompt(*tokenizer_, prompt);
   const size_t drop = kPromptTemplateDropIndex;
@@ -141,7 +156,11 @@ void Generator::release_transformer() {
 void Generator::ensure_transformer() {
   if (transformer_) return;
   transformer_store_ = std::make_unique<TensorStore>(model_.transformer_weights());
-  transformer_ = load_overlapped<Mmdit>("transformer", *transformer_store_, model_.transformer, *transformer_store_, backend_);
+  transformer_ = load_overlapped<Mmdit>("transformer", *transformer_store_, model_.transformer, *transformer_store_, backend_,
+                                        offload_.transformer);
+  // Every weight has been copied (to the device, or to host memory for streamed blocks): the store is not
+  // read again, and for --random-weights it holds the whole model in RAM.
+  transformer_store_.reset();
   if (transformer_->upload_stats().overflowed)
     log_warn("transformer: " + std::to_string(transformer_->upload_stats().overflowed) +
              " weight values do not fit the GPU storage format (they became ±inf)");
@@ -182,6 +201,8 @@ GenerationResult Generator::generate(const GenerationOptions& o, const TensorSin
   }
 
   Tensor x;
+  const WeightStream::Stats streamed_before =
+      transformer_->weight_stream() ? transformer_->weight_stream()->stats() : WeightStream::Stats{};
   {
     StageTimer timer(backend_, result.stages, "denoising");
     std::vector<float> noise = o.noise.empty() ? torch_randn({z, h, w}, o.seed) : o.noise;
@@ -223,6 +244,7 @@ GenerationResult Generator::generate(const GenerationOptions& o, const TensorSin
     }
   }
 
+  if (const WeightStream* ws = transformer_->weight_stream()) log_streaming(*ws, streamed_before, result.stages.back());
   if (o.release_transformer_before_decode) release_transformer();
   {
     StageTimer timer(backend_, result.stages, "decoding");

@@ -14,6 +14,7 @@
 #include "io/model_dir.h"
 #include "io/png_writer.h"
 #include "model/tensor_sink.h"
+#include "model/weight_stream.h"
 #include "ops/backend.h"
 
 namespace qi {
@@ -61,9 +62,15 @@ struct Cancelled : std::runtime_error {
   Cancelled() : std::runtime_error("interrupted") {}
 };
 
+// Which text-encoder layers and transformer blocks stream from host memory instead of staying on the device
+// (generate --vram-budget; cli/memory_estimate.h plans it). Default: everything resident.
+struct OffloadPlan {
+  BlockOffload text_encoder, transformer;
+};
+
 class Generator {
  public:
-  Generator(const ModelDir& model, Backend& backend);
+  Generator(const ModelDir& model, Backend& backend, const OffloadPlan& offload = {});
   ~Generator();
 
   GenerationResult generate(const GenerationOptions& options, const TensorSink& sink = {},
@@ -85,6 +92,7 @@ class Generator {
 
   ModelDir model_;
   Backend& backend_;
+  OffloadPlan offload_;
   std::unique_ptr<Qwen2Tokenizer> tokenizer_;
   std::unique_ptr<TensorStore> text_store_, transformer_store_, vae_store_;
   std::unique_ptr<TextEncoder> text_encoder_;
