@@ -183,15 +183,25 @@ TEST_F(BadInput, DumpDirectoryParentMissing) {
                  "directory " + (out / "no").string() + " does not exist", out);
 }
 
+// A directory whose permission bits forbid writing (root writes there anyway, so only for other users), and
+// one nobody may write into, root included (/proc/sys): refused before any work, nothing created.
 TEST_F(BadInput, OutputDirectoryNotWritable) {
-  if (geteuid() == 0) GTEST_SKIP() << "root writes into read-only directories";
-  fs::create_directory(out / "ro");
-  fs::permissions(out / "ro", fs::perms::owner_read | fs::perms::owner_exec);
-  RunResult r = run_cli(tiny_generate(model(), out / "ro" / "x.png"));
-  fs::permissions(out / "ro", fs::perms::owner_all);
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find("not writable"), std::string::npos) << r.err;
-  EXPECT_EQ(out.entries(), std::vector<std::string>{"ro"});
+  if (geteuid() != 0) {
+    fs::create_directory(out / "ro");
+    fs::permissions(out / "ro", fs::perms::owner_read | fs::perms::owner_exec);
+    RunResult r = run_cli(tiny_generate(model(), out / "ro" / "x.png"));
+    fs::permissions(out / "ro", fs::perms::owner_all);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("directory " + (out / "ro").string() + " is not writable"), std::string::npos) << r.err;
+    EXPECT_EQ(out.entries(), std::vector<std::string>{"ro"});
+    fs::remove(out / "ro");
+  }
+  const auto locked = unwritable_directory();
+  if (!locked) GTEST_SKIP() << "no directory here that even root cannot write (/proc/sys)";
+  expect_failure(tiny_generate(model(), *locked / "x.png"), 1,
+                 "cannot write " + (*locked / "x.png").string() + ": directory " + locked->string() + " is not writable",
+                 out);
+  EXPECT_FALSE(fs::exists(*locked / "x.png"));
 }
 
 // ---- prompts ----------------------------------------------------------------------------------------------

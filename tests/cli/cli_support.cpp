@@ -1,14 +1,15 @@
 #include "cli/cli_support.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "support/test_support.h"
 
@@ -30,7 +31,7 @@ void write_text(const fs::path& path, const std::string& text) {
 }
 
 RunResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env,
-                  const std::string& stdin_file) {
+                  const std::string& stdin_file, std::chrono::seconds timeout) {
   ScratchDir io;
   const fs::path out = io / "stdout", err = io / "stderr";
   const pid_t pid = fork();
@@ -52,33 +53,29 @@ RunResult run_cli(const std::vector<std::string>& args, const std::vector<std::s
     execv(QI_BINARY_PATH, argv.data());
     _exit(127);
   }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-  }
   RunResult r;
+  int status = 0;
+  if (timeout.count() > 0) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (waitpid(pid, &status, WNOHANG) != pid) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0) {
+        }
+        r.timed_out = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  } else {
+    while (waitpid(pid, &status, 0) < 0) {
+    }
+  }
   if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
   r.out = read_text(out);
   r.err = read_text(err);
   return r;
-}
-
-ScratchDir::ScratchDir() {
-  std::string tmpl = (fs::temp_directory_path() / "qi-cli-XXXXXX").string();
-  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-  path_ = tmpl;
-}
-
-ScratchDir::~ScratchDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
-std::vector<std::string> ScratchDir::entries() const {
-  std::vector<std::string> names;
-  for (const auto& e : fs::recursive_directory_iterator(path_)) names.push_back(fs::relative(e.path(), path_).string());
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 void copy_tiny_model(const fs::path& dst) {

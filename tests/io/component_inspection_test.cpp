@@ -36,7 +36,7 @@ class ComponentInspectionTest : public ::testing::Test {
     return ModelDir::open(scratch_ / "model");
   }
 
-  test::TempDir scratch_;
+  test::ScratchDir scratch_;
 };
 
 TEST_F(ComponentInspectionTest, TinyAIsHealthy) {

@@ -148,7 +148,7 @@ TEST(Config, MalformedJsonNamesTheFile) {
 }
 
 TEST(Config, MissingFileNamesTheFile) {
-  test::TempDir dir;
+  test::ScratchDir dir;
   try {
     parse_vae_config(dir / "config.json");
     FAIL();

@@ -44,7 +44,7 @@ class ModelDirTest : public ::testing::Test {
     ADD_FAILURE() << "no InputError";
     return "";
   }
-  test::TempDir dir_;
+  test::ScratchDir dir_;
 };
 
 TEST_F(ModelDirTest, OpensTinyA) {

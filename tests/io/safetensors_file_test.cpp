@@ -51,7 +51,7 @@ RawHeader read_raw_header(const fs::path& file) {
 }
 
 TEST(SafetensorsFile, WriterRoundTripsEveryDtypeAndMetadata) {
-  test::TempDir dir;
+  test::ScratchDir dir;
   std::vector<TensorToWrite> tensors = {
       test::patterned_tensor("w.f32", DType::F32, {3, 5}), test::patterned_tensor("w.f16", DType::F16, {7}),
       test::patterned_tensor("w.bf16", DType::BF16, {2, 2, 3}), test::patterned_tensor("ids", DType::I32, {9}),
@@ -73,7 +73,7 @@ TEST(SafetensorsFile, WriterRoundTripsEveryDtypeAndMetadata) {
 }
 
 TEST(SafetensorsFile, WriterPadsTheHeaderToEightBytes) {
-  test::TempDir dir;
+  test::ScratchDir dir;
   write_safetensors(dir / "t.safetensors", {test::patterned_tensor("x", DType::U8, {3})});
   auto bytes = test::read_file_bytes(dir / "t.safetensors");
   ASSERT_GE(bytes.size(), 8u);
@@ -82,7 +82,7 @@ TEST(SafetensorsFile, WriterPadsTheHeaderToEightBytes) {
 }
 
 TEST(SafetensorsFile, WriterReplacesAtomicallyAndLeavesNoTemporaryFile) {
-  test::TempDir dir;
+  test::ScratchDir dir;
   write_safetensors(dir / "t.safetensors", {test::patterned_tensor("old", DType::U8, {3})});
   write_safetensors(dir / "t.safetensors", {test::patterned_tensor("new", DType::U8, {4})});
   auto file = SafetensorsFile::open(dir / "t.safetensors");
@@ -92,7 +92,7 @@ TEST(SafetensorsFile, WriterReplacesAtomicallyAndLeavesNoTemporaryFile) {
 }
 
 TEST(SafetensorsFile, WriterRejectsInconsistentTensorsWithoutTouchingTheTarget) {
-  test::TempDir dir;
+  test::ScratchDir dir;
   write_safetensors(dir / "t.safetensors", {test::patterned_tensor("keep", DType::U8, {3})});
   TensorToWrite bad = test::patterned_tensor("bad", DType::F32, {4});
   bad.data.pop_back();
@@ -104,13 +104,13 @@ TEST(SafetensorsFile, WriterRejectsInconsistentTensorsWithoutTouchingTheTarget) 
 }
 
 TEST(SafetensorsFile, WriterFailsCleanlyInAMissingDirectory) {
-  test::TempDir dir;
+  test::ScratchDir dir;
   EXPECT_THROW(write_safetensors(dir / "no" / "t.safetensors", {test::patterned_tensor("x", DType::U8, {1})}),
                RuntimeFailure);
 }
 
 TEST(SafetensorsFile, OpenNamesTheFileOnErrors) {
-  test::TempDir dir;
+  test::ScratchDir dir;
   try {
     SafetensorsFile::open(dir / "absent.safetensors");
     FAIL();
@@ -130,7 +130,7 @@ TEST(SafetensorsFile, OpenNamesTheFileOnErrors) {
 }
 
 TEST(SafetensorsFile, TruncatedFileIsRejected) {
-  test::TempDir dir;
+  test::ScratchDir dir;
   write_safetensors(dir / "t.safetensors", {test::patterned_tensor("x", DType::F32, {64})});
   fs::resize_file(dir / "t.safetensors", fs::file_size(dir / "t.safetensors") - 1);
   try {
@@ -143,7 +143,7 @@ TEST(SafetensorsFile, TruncatedFileIsRejected) {
 }
 
 TEST(SafetensorsFile, GetNamesFileAndTensor) {
-  test::TempDir dir;
+  test::ScratchDir dir;
   write_safetensors(dir / "t.safetensors", {test::patterned_tensor("x", DType::U8, {1})});
   try {
     SafetensorsFile::open(dir / "t.safetensors")->get("nope");

@@ -1,22 +1,9 @@
 #include "temp_files.h"
 
-#include <unistd.h>
-
 #include <fstream>
 #include <stdexcept>
 
 namespace qi::test {
-
-TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "qi-io-test-XXXXXX").string();
-  if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
 
 void write_file(const std::filesystem::path& path, const std::string& contents) {
   std::ofstream out(path, std::ios::binary);

@@ -1,5 +1,5 @@
-// Scratch files for the I/O tests: a temporary directory removed at scope exit, and raw file writers for
-// building corrupt inputs byte by byte.
+// Scratch files for the I/O tests: raw file writers for building corrupt inputs byte by byte (the
+// directories they go in: ScratchDir, support/scratch_dir.h).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -7,21 +7,9 @@
 #include <vector>
 
 #include "io/safetensors.h"
+#include "support/scratch_dir.h"
 
 namespace qi::test {
-
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
 
 void write_file(const std::filesystem::path& path, const std::string& contents);
 void write_file(const std::filesystem::path& path, const std::vector<uint8_t>& contents);

@@ -36,7 +36,7 @@ TensorToWrite f16_tensor(const std::string& name, const std::vector<float>& valu
 }
 
 std::vector<TensorHealth> health_of(const std::vector<TensorToWrite>& tensors, unsigned threads = 2) {
-  test::TempDir dir;
+  test::ScratchDir dir;
   write_safetensors(dir / "h.safetensors", tensors);
   auto file = SafetensorsFile::open(dir / "h.safetensors");
   std::vector<const TensorView*> views;

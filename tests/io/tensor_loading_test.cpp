@@ -20,7 +20,7 @@ TEST(ParallelFor, VisitsEveryIndexOnceAndRethrows) {
 
 // Tensors large enough to span several 16 MiB chunks, plus small and empty ones.
 struct LoadFixture {
-  test::TempDir dir;
+  test::ScratchDir dir;
   TensorStore store;
   LoadFixture() {
     write_safetensors(dir / "w.safetensors", {test::patterned_tensor("big", DType::BF16, {5, 4 << 20}),

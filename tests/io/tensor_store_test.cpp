@@ -23,7 +23,7 @@ std::string error_opening(const fs::path& dir) {
 
 // Two shards holding a, b (shard 1) and c (shard 2), with an index listing exactly that.
 struct ShardedDir {
-  test::TempDir dir;
+  test::ScratchDir dir;
   ShardedDir() {
     write_safetensors(dir / "m-1.safetensors", {test::patterned_tensor("a", DType::BF16, {2, 3}),
                                                 test::patterned_tensor("b", DType::F32, {4})});
@@ -49,7 +49,7 @@ TEST(TensorStore, OpensShardedCheckpoint) {
 }
 
 TEST(TensorStore, OpensSingleFile) {
-  test::TempDir dir;
+  test::ScratchDir dir;
   write_safetensors(dir / "diffusion_pytorch_model.safetensors", {test::patterned_tensor("x", DType::F32, {2})});
   auto store = TensorStore::open_dir(dir.path());
   EXPECT_TRUE(store.has("x"));
@@ -58,7 +58,7 @@ TEST(TensorStore, OpensSingleFile) {
 }
 
 TEST(TensorStore, PrefersTheStandardFileNameAndRefusesToGuess) {
-  test::TempDir dir;
+  test::ScratchDir dir;
   write_safetensors(dir / "diffusion_pytorch_model.safetensors", {test::patterned_tensor("std", DType::U8, {1})});
   write_safetensors(dir / "diffusion_pytorch_model.fp16.safetensors", {test::patterned_tensor("v", DType::U8, {1})});
   EXPECT_TRUE(TensorStore::open_dir(dir.path()).has("std"));
@@ -69,7 +69,7 @@ TEST(TensorStore, PrefersTheStandardFileNameAndRefusesToGuess) {
 }
 
 TEST(TensorStore, MissingOrEmptyDirectory) {
-  test::TempDir dir;
+  test::ScratchDir dir;
   EXPECT_NE(error_opening(dir / "nope").find("does not exist"), std::string::npos);
   EXPECT_NE(error_opening(dir.path()).find("holds no .safetensors file"), std::string::npos);
 }

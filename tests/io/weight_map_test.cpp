@@ -179,7 +179,7 @@ TextEncoderConfig small_text_config() {
 TEST(WeightMap, BothTextEncoderLayoutsPass) {
   auto c = small_text_config();
   for (const char* prefix : {"model.", "model.language_model."}) {
-    test::TempDir dir;
+    test::ScratchDir dir;
     std::string visual = std::string(prefix) == "model." ? "visual.patch_embed.proj.weight"
                                                          : "model.visual.patch_embed.proj.weight";
     write_text_encoder(dir / "model.safetensors", c, prefix,
@@ -193,7 +193,7 @@ TEST(WeightMap, BothTextEncoderLayoutsPass) {
 }
 
 TEST(WeightMap, UnknownTextEncoderLayout) {
-  test::TempDir dir;
+  test::ScratchDir dir;
   write_safetensors(dir / "model.safetensors", {test::patterned_tensor("transformer.wte.weight", DType::BF16, {2})});
   try {
     text_encoder_prefix(TensorStore::open_dir(dir.path()));
@@ -221,7 +221,7 @@ TEST(WeightMap, CheckTensorsListsEveryProblem) {
   }
   tensors.push_back(test::patterned_tensor("model.layers.0.self_attn.o_proj.bias", DType::BF16, {12}));  // unexpected
   tensors.push_back(test::patterned_tensor("lm_head.weight", DType::BF16, {10, 12}));                     // ignored
-  test::TempDir dir;
+  test::ScratchDir dir;
   write_safetensors(dir / "model.safetensors", tensors);
   auto store = TensorStore::open_dir(dir.path());
   try {

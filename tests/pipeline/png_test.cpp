@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "io/png_reader.h"
 #include "io/png_writer.h"
+#include "support/scratch_dir.h"
 
 namespace qi {
 namespace {
@@ -199,12 +200,21 @@ TEST_F(PngFiles, OutputPathCheck) {
   EXPECT_THROW(check_output_path_writable(""), InputError);
 }
 
+// A directory whose permission bits forbid writing (root writes there anyway, so only for other users), and
+// one nobody may write into, root included (/proc/sys).
 TEST_F(PngFiles, OutputPathCheckRefusesAReadOnlyDirectory) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root may write into read-only directories";
-  fs::permissions(dir_, fs::perms::owner_read | fs::perms::owner_exec);
-  const std::string message = error_of([&] { check_output_path_writable(dir_ / "a.png"); });
-  EXPECT_NE(message.find("not writable"), std::string::npos) << message;
-  EXPECT_THROW(write_png_rgb8(dir_ / "a.png", 2, 2, test_pattern(2, 2)), InputError);
+  if (::geteuid() != 0) {
+    fs::permissions(dir_, fs::perms::owner_read | fs::perms::owner_exec);
+    const std::string message = error_of([&] { check_output_path_writable(dir_ / "a.png"); });
+    EXPECT_NE(message.find("not writable"), std::string::npos) << message;
+    EXPECT_THROW(write_png_rgb8(dir_ / "a.png", 2, 2, test_pattern(2, 2)), InputError);
+  }
+  const auto locked = test::unwritable_directory();
+  if (!locked) GTEST_SKIP() << "no directory here that even root cannot write (/proc/sys)";
+  const std::string message = error_of([&] { check_output_path_writable(*locked / "a.png"); });
+  EXPECT_NE(message.find("directory " + locked->string() + " is not writable"), std::string::npos) << message;
+  EXPECT_THROW(write_png_rgb8(*locked / "a.png", 2, 2, test_pattern(2, 2)), InputError);
+  EXPECT_FALSE(fs::exists(*locked / "a.png"));
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
 #include "text/text_fixtures.h"
 
-#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
@@ -29,25 +28,6 @@ std::vector<TokenizerCase> tokenizer_cases() {
     cases.push_back({j.at("text").get<std::string>(), j.at("ids").get<std::vector<int32_t>>()});
   }
   return cases;
-}
-
-ScratchDir::ScratchDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "qi-text-test-XXXXXX").string();
-  if (!mkdtemp(pattern.data())) throw std::runtime_error("cannot create a scratch directory");
-  path_ = pattern;
-}
-
-ScratchDir::~ScratchDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
-std::filesystem::path ScratchDir::write(const std::string& name, const std::string& contents) const {
-  const auto file = path_ / name;
-  std::ofstream out(file, std::ios::binary);
-  out << contents;
-  if (!out) throw std::runtime_error("cannot write " + file.string());
-  return file;
 }
 
 }  // namespace qi::test

@@ -20,6 +20,12 @@ constexpr VkAccessFlags kWorkWrites = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRA
 constexpr VkAccessFlags kWorkAccess =
     VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
 
+std::string device_lost_message(const std::string& call) {
+  return "the GPU stopped responding (VK_ERROR_DEVICE_LOST from " + call +
+         "): a shader fault, a dispatch that outran the driver's timeout, or a driver reset; the work in progress "
+         "is lost. If it happens again, try a smaller --width/--height, another GPU (--device) or --backend cpu";
+}
+
 }  // namespace
 
 CommandStream::CommandStream(const Device& device, Allocator& allocator)
@@ -42,9 +48,9 @@ CommandStream::CommandStream(const Device& device, Allocator& allocator)
 
 CommandStream::~CommandStream() {
   try {
-    wait_idle();
+    wait_idle();  // after a device loss this returns at once
   } catch (const std::exception&) {
-    // Device lost during teardown: nothing left to wait for.
+    // Teardown goes on: whatever failed was reported by the call that met it first.
   }
   VkDevice dev = device_.handle();
   for (Batch& b : batches_) {
@@ -87,6 +93,7 @@ void CommandStream::record_barrier(VkCommandBuffer cb) {
 
 VkCommandBuffer CommandStream::begin_command(std::span<const BufferRange> reads, std::span<const BufferRange> writes,
                                              std::string_view op) {
+  throw_if_device_lost();
   if (current().recording && current().commands >= kMaxCommandsPerBatch) submit();
   Batch& b = current();
   if (!b.recording) begin_batch(b);
@@ -119,12 +126,21 @@ void CommandStream::submit() {
   to_host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
   vkCmdPipelineBarrier(b.cb, kWorkStages, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, nullptr, 0, nullptr);
   check(vkEndCommandBuffer(b.cb), "vkEndCommandBuffer");
-  VkSubmitInfo info{VK_STRUCTURE_TYPE_SUBMIT_INFO};
-  info.commandBufferCount = 1;
-  info.pCommandBuffers = &b.cb;
-  check(vkResetFences(device_.handle(), 1, &b.fence), "vkResetFences");
-  check(vkQueueSubmit(device_.queue(), 1, &info, b.fence), "vkQueueSubmit");
   b.recording = false;
+  VkResult r = VK_ERROR_DEVICE_LOST;
+  if (!device_lost()) {
+    check(vkResetFences(device_.handle(), 1, &b.fence), "vkResetFences");
+    r = queue_submit(b);
+  }
+  if (r == VK_ERROR_DEVICE_LOST) {
+    // Nothing runs any more: the batch is dropped (its staging ranges are free again).
+    note_device_lost("vkQueueSubmit");
+    for (const Allocation& a : b.staging) allocator_.free(a, b.serial);
+    b.staging.clear();
+    b.timed_ops.clear();
+    return;
+  }
+  check(r, "vkQueueSubmit");
   b.in_flight = true;
   ++next_serial_;
   ++submissions_;
@@ -132,30 +148,68 @@ void CommandStream::submit() {
   if (current().in_flight) retire(current());
 }
 
+VkResult CommandStream::queue_submit(Batch& b) {
+  VkSubmitInfo info{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  info.commandBufferCount = 1;
+  info.pCommandBuffers = &b.cb;
+  if (faults_ && faults_->on_submit()) {
+    // The submission at which the simulated device is lost: it and everything before it still run to
+    // completion, so that nothing is executing when the caller tears down; its fence wait and every later
+    // one report the loss.
+    const VkResult r = vkQueueSubmit(device_.queue(), 1, &info, b.fence);
+    if (r == VK_SUCCESS) vkQueueWaitIdle(device_.queue());
+    return r;
+  }
+  if (faults_ && faults_->device_lost()) return VK_ERROR_DEVICE_LOST;
+  return vkQueueSubmit(device_.queue(), 1, &info, b.fence);
+}
+
+VkResult CommandStream::wait_fence(Batch& b) {
+  // UINT64_MAX: a hang shows up as VK_ERROR_DEVICE_LOST from the driver, not as a timeout here.
+  const VkResult r = vkWaitForFences(device_.handle(), 1, &b.fence, VK_TRUE, UINT64_MAX);
+  if (faults_ && faults_->device_lost()) return VK_ERROR_DEVICE_LOST;
+  return r;
+}
+
+void CommandStream::note_device_lost(const char* call) {
+  if (lost_in_.empty()) lost_in_ = call;
+}
+
+void CommandStream::throw_if_device_lost() const {
+  if (device_lost()) throw RuntimeFailure(device_lost_message(lost_in_));
+}
+
 void CommandStream::retire(Batch& b) {
   if (!b.in_flight) return;
-  // UINT64_MAX: a hang shows up as VK_ERROR_DEVICE_LOST from the driver, not as a timeout here.
-  check(vkWaitForFences(device_.handle(), 1, &b.fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
-  b.in_flight = false;
-  if (!b.timed_ops.empty() && b.queries) {
+  const VkResult r = wait_fence(b);
+  b.in_flight = false;  // completed, or abandoned with the device
+  if (r == VK_ERROR_DEVICE_LOST)
+    note_device_lost("vkWaitForFences");
+  else
+    check(r, "vkWaitForFences");
+  if (!device_lost() && !b.timed_ops.empty() && b.queries) {
     std::vector<uint64_t> stamps(b.timed_ops.size() * 2);
-    check(vkGetQueryPoolResults(device_.handle(), b.queries, 0, uint32_t(stamps.size()),
-                                stamps.size() * sizeof(uint64_t), stamps.data(), sizeof(uint64_t),
-                                VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
-          "vkGetQueryPoolResults");
-    const double ns_per_tick = device_.caps().timestamp_period_ns;
-    for (size_t i = 0; i < b.timed_ops.size(); ++i) {
-      auto it = timings_.find(b.timed_ops[i]);
-      if (it == timings_.end())
-        it = timings_.emplace(b.timed_ops[i], OpTiming{b.timed_ops[i], 0, 0}).first;
-      ++it->second.count;
-      it->second.total_ms += double(stamps[2 * i + 1] - stamps[2 * i]) * ns_per_tick * 1e-6;
+    const VkResult q = vkGetQueryPoolResults(device_.handle(), b.queries, 0, uint32_t(stamps.size()),
+                                             stamps.size() * sizeof(uint64_t), stamps.data(), sizeof(uint64_t),
+                                             VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+    if (q == VK_ERROR_DEVICE_LOST) {
+      note_device_lost("vkGetQueryPoolResults");
+    } else {
+      check(q, "vkGetQueryPoolResults");
+      const double ns_per_tick = device_.caps().timestamp_period_ns;
+      for (size_t i = 0; i < b.timed_ops.size(); ++i) {
+        auto it = timings_.find(b.timed_ops[i]);
+        if (it == timings_.end())
+          it = timings_.emplace(b.timed_ops[i], OpTiming{b.timed_ops[i], 0, 0}).first;
+        ++it->second.count;
+        it->second.total_ms += double(stamps[2 * i + 1] - stamps[2 * i]) * ns_per_tick * 1e-6;
+      }
     }
-    b.timed_ops.clear();
   }
+  b.timed_ops.clear();
   for (const Allocation& a : b.staging) allocator_.free(a, b.serial);
   b.staging.clear();
-  if (b.serial > completed_serial_) completed_serial_ = b.serial;
+  if (!device_lost() && b.serial > completed_serial_) completed_serial_ = b.serial;
 }
 
 void CommandStream::wait_idle() {
@@ -164,6 +218,16 @@ void CommandStream::wait_idle() {
   for (size_t i = 0; i < batches_.size(); ++i) retire(batches_[(current_ + i) % batches_.size()]);
   // Everything recorded so far has completed: no later command can conflict with it.
   hazards_.clear();
+}
+
+void CommandStream::begin_stage(std::string_view name) {
+  submit();
+  if (faults_) faults_->enter_stage(name);
+}
+
+void CommandStream::end_stage() {
+  submit();
+  if (faults_) faults_->leave_stage();
 }
 
 void CommandStream::release_after_completion(Allocation staging) { current().staging.push_back(staging); }

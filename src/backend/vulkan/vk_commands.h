@@ -3,14 +3,21 @@
 // unsynchronised work. A batch is submitted (without waiting) when it is full, at the end of a stage and on
 // flush; up to kBatchesInFlight batches run while the next one records. With profiling on, every command is
 // bracketed by timestamps and its device time is added to its op's total when its batch completes.
+//
+// Device loss (VK_ERROR_DEVICE_LOST from a submission or a fence wait) is sticky: from then on nothing runs.
+// Recording a new command and reading results back (throw_if_device_lost) throw RuntimeFailure "the GPU
+// stopped responding ..."; submitting and waiting do not, because they also run in destructors (a stage's
+// end, backend and context teardown): they drop the work and return, so teardown after a loss is safe.
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "backend/vulkan/vk_fault_injection.h"
 #include "backend/vulkan/vk_hazards.h"
 #include "backend/vulkan/vk_memory.h"
 #include "ops/backend.h"
@@ -32,8 +39,19 @@ class CommandStream {
 
   // Submits the recorded batch (no wait).
   void submit();
-  // Submits and waits until every batch has completed.
+  // Submits and waits until every batch has completed (or the device is lost: see above).
   void wait_idle();
+  // Throws the device-lost RuntimeFailure when the device has been lost: results read back now would be
+  // garbage.
+  void throw_if_device_lost() const;
+  bool device_lost() const { return !lost_in_.empty(); }
+
+  // Stage boundaries (Backend::begin_stage / end_stage): submit what is recorded; the fault hook counts
+  // per stage.
+  void begin_stage(std::string_view name);
+  void end_stage();
+  // Test hook (QI_VK_FAULT): simulated device loss in front of vkQueueSubmit / vkWaitForFences. Null: none.
+  void set_fault_injector(std::shared_ptr<FaultInjector> faults) { faults_ = std::move(faults); }
 
   // The batch being recorded: anything that touches a range now is done once this serial has completed.
   uint64_t recording_serial() const { return next_serial_; }
@@ -68,6 +86,11 @@ class CommandStream {
   void begin_batch(Batch& b);
   void retire(Batch& b);  // waits for b's fence, collects timestamps, frees staging
   void record_barrier(VkCommandBuffer cb);
+  // vkQueueSubmit / vkWaitForFences through the fault injector when there is one.
+  VkResult queue_submit(Batch& b);
+  VkResult wait_fence(Batch& b);
+  // Records the loss (the call that saw it first); the work in flight is abandoned.
+  void note_device_lost(const char* call);
 
   const Device& device_;
   Allocator& allocator_;
@@ -79,6 +102,8 @@ class CommandStream {
   bool profiling_ = false;
   std::map<std::string, OpTiming, std::less<>> timings_;
   uint64_t barriers_ = 0, commands_ = 0, submissions_ = 0;
+  std::string lost_in_;  // the Vulkan call that reported VK_ERROR_DEVICE_LOST first; empty while the device works
+  std::shared_ptr<FaultInjector> faults_;
 };
 
 }  // namespace qi::vk

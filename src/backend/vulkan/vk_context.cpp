@@ -35,6 +35,8 @@ VulkanStorage::VulkanStorage(std::shared_ptr<Context> ctx, Allocation allocation
 VulkanStorage::~VulkanStorage() { ctx_->allocator().free(allocation_, ctx_->stream().recording_serial()); }
 
 std::shared_ptr<Context> Context::create(const VulkanOptions& options, Backend* owner) {
+  // The QI_VK_FAULT test hook (vk_fault_injection.h), read once; null when unset.
+  std::shared_ptr<FaultInjector> faults = FaultInjector::from_environment();
   std::shared_ptr<Context> ctx(new Context());
   ctx->self_ = ctx;
   ctx->owner_ = owner;
@@ -55,6 +57,10 @@ std::shared_ptr<Context> Context::create(const VulkanOptions& options, Backend* 
   std::string cache = options.pipeline_cache_path.empty() ? default_pipeline_cache_path(c) : options.pipeline_cache_path;
   ctx->pipelines_ = std::make_unique<PipelineRegistry>(*ctx->device_, cache);
   ctx->stream_ = std::make_unique<CommandStream>(*ctx->device_, *ctx->allocator_);
+  if (faults) {
+    ctx->allocator_->set_fault_injector(faults);
+    ctx->stream_->set_fault_injector(faults);
+  }
   Context* raw = ctx.get();
   ctx->allocator_->set_idle_wait([raw] { raw->stream_->wait_idle(); });
 
@@ -153,6 +159,7 @@ void Context::download(const Tensor& src, void* dst) {
   const Allocation& a = storage(src, "to_host", "tensor").allocation();
   const size_t bytes = src.bytes();
   stream_->wait_idle();
+  stream_->throw_if_device_lost();  // nothing valid to read
   staged_since_wait_ = 0;
   if (bytes == 0) return;
   if (a.mapped()) {

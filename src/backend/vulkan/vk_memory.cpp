@@ -1,6 +1,7 @@
 #include "backend/vulkan/vk_memory.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "core/error.h"
 
@@ -27,6 +28,20 @@ const char* arena_name(Arena a) {
 
 bool is_tensor_arena(Arena a) { return a == Arena::Activations || a == Arena::Weights; }
 
+// Bytes for a message: small amounts in bytes or KiB, the rest as mib() prints them.
+std::string amount(uint64_t bytes) {
+  constexpr uint64_t kKiB = 1024;
+  if (bytes < kKiB) return std::to_string(bytes) + " bytes";
+  if (bytes < kMiB) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f KiB", double(bytes) / double(kKiB));
+    return buf;
+  }
+  return mib(bytes);
+}
+
+bool is_out_of_memory(VkResult r) { return r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY; }
+
 }  // namespace
 
 Allocator::Allocator(const Device& device)
@@ -38,7 +53,7 @@ Allocator::~Allocator() {
   VkDevice dev = device_.handle();
   for (auto& b : blocks_) {
     vkDestroyBuffer(dev, b->buffer, nullptr);
-    vkFreeMemory(dev, b->memory, nullptr);
+    return_memory(*b);
   }
 }
 
@@ -53,7 +68,32 @@ int Allocator::memory_type(Arena arena) const {
   return -1;
 }
 
+bool Allocator::device_local(int type) const {
+  return device_.caps().memory.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
+}
+
+VkResult Allocator::obtain_memory(uint64_t bytes, int type, VkDeviceMemory* memory) {
+  const bool simulated = faults_ && device_local(type);
+  if (simulated && !faults_->may_allocate(bytes)) return VK_ERROR_OUT_OF_DEVICE_MEMORY;
+  VkMemoryAllocateInfo info{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+  info.allocationSize = bytes;
+  info.memoryTypeIndex = uint32_t(type);
+  const VkResult r = vkAllocateMemory(device_.handle(), &info, nullptr, memory);
+  if (simulated && r == VK_SUCCESS) faults_->allocated(bytes);
+  return r;
+}
+
+void Allocator::return_memory(const Block& b) {
+  vkFreeMemory(device_.handle(), b.memory, nullptr);
+  if (faults_ && device_local(memory_type(b.arena))) faults_->freed(b.size);
+}
+
 uint64_t Allocator::heap_available(uint32_t heap) const {
+  if (faults_) return std::min(faults_->available(), real_heap_available(heap));
+  return real_heap_available(heap);
+}
+
+uint64_t Allocator::real_heap_available(uint32_t heap) const {
   const auto& caps = device_.caps();
   if (caps.memory_budget) {
     VkPhysicalDeviceMemoryBudgetPropertiesEXT budget{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
@@ -71,7 +111,7 @@ Block* Allocator::new_block(uint64_t min_bytes, Arena arena) {
   const int type = memory_type(arena);
   if (type < 0) throw RuntimeFailure(std::string("Vulkan device has no memory type for ") + arena_name(arena));
   const uint64_t standard = is_tensor_arena(arena) ? kTensorBlockBytes : kStagingBlockBytes;
-  const uint64_t size = std::min(std::max(standard, min_bytes), std::max(caps.max_allocation, min_bytes));
+  uint64_t size = std::min(std::max(standard, min_bytes), std::max(caps.max_allocation, min_bytes));
   const uint32_t heap = caps.memory.memoryTypes[type].heapIndex;
   if (min_bytes > caps.max_allocation)
     throw RuntimeFailure("a Vulkan allocation of " + mib(min_bytes) + " exceeds the device's maxMemoryAllocationSize (" +
@@ -79,23 +119,27 @@ Block* Allocator::new_block(uint64_t min_bytes, Arena arena) {
 
   auto block = std::make_unique<Block>();
   block->arena = arena;
-  block->size = size;
   VkDevice dev = device_.handle();
 
-  VkMemoryAllocateInfo info{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
-  info.allocationSize = size;
-  info.memoryTypeIndex = uint32_t(type);
-  VkResult r = vkAllocateMemory(dev, &info, nullptr, &block->memory);
-  if ((r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY) && idle_wait_) {
+  VkResult r = obtain_memory(size, type, &block->memory);
+  if (is_out_of_memory(r) && size > min_bytes) {
+    // Memory is short: a block of just this request may still fit.
+    size = min_bytes;
+    r = obtain_memory(size, type, &block->memory);
+  }
+  if (is_out_of_memory(r) && idle_wait_) {
     // Memory pressure: give the cached empty blocks back and try once more.
     idle_wait_();
-    if (release_empty_blocks() > 0) r = vkAllocateMemory(dev, &info, nullptr, &block->memory);
+    if (release_empty_blocks() > 0) r = obtain_memory(size, type, &block->memory);
   }
-  if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
-    throw RuntimeFailure("out of device memory: needed " + mib(size) + " more for " + arena_name(arena) + " (" +
-                         mib(reserved_) + " already held by this process, about " + mib(heap_available(heap)) +
-                         " available of the " + mib(caps.memory.memoryHeaps[heap].size) + " heap)");
+  if (is_out_of_memory(r))
+    throw RuntimeFailure("out of device memory: needed " + amount(size) + " more for " + arena_name(arena) +
+                         ", about " + amount(heap_available(heap)) + " available (" + amount(reserved_) +
+                         " already held by this run; heap of " + mib(caps.memory.memoryHeaps[heap].size) +
+                         "). Options: a smaller --width/--height, --vram-budget <GiB> to keep part of the "
+                         "transformer's weights in host memory, another GPU (--device), or --backend cpu");
   check(r, "vkAllocateMemory");
+  block->size = size;
 
   VkBufferCreateInfo binfo{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   binfo.size = size;
@@ -103,14 +147,14 @@ Block* Allocator::new_block(uint64_t min_bytes, Arena arena) {
   binfo.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
   r = vkCreateBuffer(dev, &binfo, nullptr, &block->buffer);
   if (r != VK_SUCCESS) {
-    vkFreeMemory(dev, block->memory, nullptr);
+    return_memory(*block);
     check(r, "vkCreateBuffer");
   }
   VkMemoryRequirements req;
   vkGetBufferMemoryRequirements(dev, block->buffer, &req);
   if (!(req.memoryTypeBits & (1u << type)) || req.size > size) {
     vkDestroyBuffer(dev, block->buffer, nullptr);
-    vkFreeMemory(dev, block->memory, nullptr);
+    return_memory(*block);
     throw RuntimeFailure("Vulkan buffer of " + mib(size) + " cannot use the chosen memory type");
   }
   check(vkBindBufferMemory(dev, block->buffer, block->memory, 0), "vkBindBufferMemory");
@@ -161,7 +205,9 @@ Allocation Allocator::allocate(uint64_t bytes, Arena arena) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   const uint64_t size = round_up(std::max<uint64_t>(bytes, 1), alignment_);
   Allocation a;
-  if (!take_from_free(size, arena, &a)) {
+  // Under QI_VK_FAULT=alloc_fail_at the request at which memory runs out finds no room in the held blocks.
+  const bool starved = faults_ && faults_->on_allocation_request();
+  if (starved || !take_from_free(size, arena, &a)) {
     new_block(size, arena);
     if (!take_from_free(size, arena, &a)) throw std::logic_error("vk::Allocator: fresh block does not fit");
   }
@@ -212,7 +258,7 @@ uint64_t Allocator::release_empty_blocks() {
     }
     erase_index(by_size_[int(b->arena)], b->size, b, 0);
     vkDestroyBuffer(dev, b->buffer, nullptr);
-    vkFreeMemory(dev, b->memory, nullptr);
+    return_memory(*b);
     if (is_tensor_arena(b->arena)) reserved_ -= b->size;
     released += b->size;
     it = blocks_.erase(it);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backend/vulkan/vk_device.h"
+#include "backend/vulkan/vk_fault_injection.h"
 #include "ops/backend.h"
 
 namespace qi::vk {
@@ -44,8 +45,8 @@ class Allocator {
   Allocator(const Allocator&) = delete;
   Allocator& operator=(const Allocator&) = delete;
 
-  // Throws RuntimeFailure (needed vs available bytes) when the device is out of memory even after the
-  // empty blocks were released.
+  // Throws RuntimeFailure (needed vs available bytes, and the ways out) when the device is out of memory
+  // even for a block of just this request after the empty blocks were released.
   Allocation allocate(uint64_t bytes, Arena arena);
   // serial: the batch being recorded now (the last one that can touch the range).
   void free(const Allocation& a, uint64_t serial);
@@ -54,6 +55,8 @@ class Allocator {
   void set_idle_wait(std::function<void()> wait) { idle_wait_ = std::move(wait); }
   // Returns empty blocks to the driver (the GPU must be idle). Returns the bytes released.
   uint64_t release_empty_blocks();
+  // Test hook (QI_VK_FAULT): simulated memory exhaustion in front of vkAllocateMemory. Null: none.
+  void set_fault_injector(std::shared_ptr<FaultInjector> faults) { faults_ = std::move(faults); }
 
   // Tensor memory (activations + weights): live bytes, high-water mark, bytes held from the driver.
   MemoryStats stats() const;
@@ -65,9 +68,14 @@ class Allocator {
  private:
   struct FreeIndexKey;
   Block* new_block(uint64_t min_bytes, Arena arena);
+  // vkAllocateMemory / vkFreeMemory of a block's memory, through the fault injector when there is one.
+  VkResult obtain_memory(uint64_t bytes, int type, VkDeviceMemory* memory);
+  void return_memory(const Block& b);
+  bool device_local(int type) const;
   bool take_from_free(uint64_t bytes, Arena arena, Allocation* out);
   void insert_free(Block* b, uint64_t offset, uint64_t size, uint64_t serial);
-  uint64_t heap_available(uint32_t heap) const;
+  uint64_t heap_available(uint32_t heap) const;  // what the driver would still hand out (fault hook included)
+  uint64_t real_heap_available(uint32_t heap) const;
   int memory_type(Arena arena) const;
 
   const Device& device_;
@@ -77,6 +85,7 @@ class Allocator {
   // Per arena: free ranges by size (best fit), value = (block, offset).
   std::multimap<uint64_t, std::pair<Block*, uint64_t>> by_size_[kArenaCount];
   std::function<void()> idle_wait_;
+  std::shared_ptr<FaultInjector> faults_;
   mutable std::recursive_mutex mutex_;  // recursive: idle_wait_ frees staging ranges while allocating
   uint64_t in_use_ = 0, peak_ = 0, reserved_ = 0;
 };

@@ -92,8 +92,8 @@ class VulkanBackend final : public Backend {
 
   // ---- execution control ------------------------------------------------------------------------------
   void flush() override { ctx_->stream().wait_idle(); }
-  void begin_stage(std::string_view) override { ctx_->stream().submit(); }
-  void end_stage() override { ctx_->stream().submit(); }
+  void begin_stage(std::string_view name) override { ctx_->stream().begin_stage(name); }
+  void end_stage() override { ctx_->stream().end_stage(); }
   void set_profiling(bool on) override { ctx_->stream().set_profiling(on); }
   std::vector<OpTiming> op_timings() override {
     ctx_->stream().wait_idle();
