@@ -3,6 +3,7 @@
 // staging BK-deep slices of x and w in shared memory (stored k-major so each thread reads TM and TN
 // consecutive values); each thread accumulates a TM×TN block in registers. Any R, N, K (edges are
 // bounds-checked). The weight format is a compile-time choice (weights.glsl).
+#extension GL_EXT_control_flow_attributes : require
 #define WG 256
 #include "common.glsl"
 layout(local_size_x = WG) in;
@@ -29,8 +30,10 @@ void main() {
   uint tn = t % (BN / TN), tm = t / (BN / TN);
   uint row0 = gl_WorkGroupID.y * BM, col0 = gl_WorkGroupID.x * BN;
   float acc[TM][TN];
-  for (uint i = 0u; i < TM; ++i)
-    for (uint j = 0u; j < TN; ++j) acc[i][j] = 0.0;
+  // Every loop over acc is unrolled so that it is indexed by constants only: a run-time index makes the
+  // driver keep it in local memory (NVIDIA: 64 bytes of local memory per thread for this array).
+  [[unroll]] for (uint i = 0u; i < TM; ++i)
+    [[unroll]] for (uint j = 0u; j < TN; ++j) acc[i][j] = 0.0;
 
   for (uint k0 = 0u; k0 < p.k; k0 += BK) {
     // Each thread loads (BM·BK)/THREADS elements of x and of w; consecutive threads take consecutive k.
@@ -42,21 +45,20 @@ void main() {
       ws[kk][r] = (gc < p.n && gk < p.k) ? load_w(gc * p.k + gk) : 0.0;
     }
     barrier();
-    for (uint kk = 0u; kk < BK; ++kk) {
+    [[unroll]] for (uint kk = 0u; kk < BK; ++kk) {
       float a[TM], b[TN];
-      for (uint i = 0u; i < TM; ++i) a[i] = xs[kk][tm * TM + i];
-      for (uint j = 0u; j < TN; ++j) b[j] = ws[kk][tn * TN + j];
-      for (uint i = 0u; i < TM; ++i)
-        for (uint j = 0u; j < TN; ++j) acc[i][j] += a[i] * b[j];
+      [[unroll]] for (uint i = 0u; i < TM; ++i) a[i] = xs[kk][tm * TM + i];
+      [[unroll]] for (uint j = 0u; j < TN; ++j) b[j] = ws[kk][tn * TN + j];
+      [[unroll]] for (uint i = 0u; i < TM; ++i)
+        [[unroll]] for (uint j = 0u; j < TN; ++j) acc[i][j] += a[i] * b[j];
     }
     barrier();
   }
-  for (uint i = 0u; i < TM; ++i) {
+  [[unroll]] for (uint i = 0u; i < TM; ++i) {
     uint row = row0 + tm * TM + i;
-    if (row >= p.rows) continue;
-    for (uint j = 0u; j < TN; ++j) {
+    [[unroll]] for (uint j = 0u; j < TN; ++j) {
       uint col = col0 + tn * TN + j;
-      if (col < p.n) store_output(row, col, acc[i][j]);
+      if (row < p.rows && col < p.n) store_output(row, col, acc[i][j]);
     }
   }
 }

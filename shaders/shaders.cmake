@@ -33,13 +33,37 @@ qi_shader(NAME attention_scalar_d64 SOURCE attention.comp DEFINES D_MAX=64u BR=3
 qi_shader(NAME attention_scalar_d128 SOURCE attention.comp DEFINES D_MAX=128u BR=16u BC=32u)
 qi_shader(NAME attention_scalar_d384 SOURCE attention.comp DEFINES D_MAX=384u BR=8u BC=8u)
 
-# matmul on tensor cores (NVIDIA): fp16 operands with per-row power-of-two activation scales, fp32 accumulation.
-# F32 weights always run the scalar kernel (fp32 arithmetic asked for), so only F16 and BF16 variants.
-qi_shader(NAME matmul_row_scale SOURCE matmul_row_scale.comp)
-foreach(w f16 bf16)
-  string(TOUPPER ${w} W)
-  qi_shader(NAME matmul_coopmat_nv_${w} SOURCE matmul_coopmat_nv.comp DEFINES W_${W}=1
-            REQUIRES GL_NV_cooperative_matrix)
+# matmul on tensor cores (NVIDIA): activations packed to fp16 with per-row power-of-two scales
+# (matmul_pack_rows), fp32 accumulation; one variant per tile configuration (name, BM, BN, BK, SG_M, SG_N,
+# STAGES, WG_THREADS), mirrored by kCoopmatConfigs in vk_matmul.cpp. Each is compiled for K a multiple of 8
+# (suffix _k8: every model shape); the 64x64x32 one also for any K. F32 weights always run the scalar kernel
+# (fp32 arithmetic asked for), so only F16 and BF16 variants.
+qi_shader(NAME matmul_pack_rows SOURCE matmul_pack_rows.comp)
+set(QI_COOPMAT_CONFIGS
+    "128x128x64 128 128 64 64 32 1 256"
+    "256x128x32 256 128 32 64 64 1 256"
+    "64x64x32 64 64 32 32 32 2 128")
+set(QI_COOPMAT_ANY_K 64x64x32)
+foreach(cfg ${QI_COOPMAT_CONFIGS})
+  string(REPLACE " " ";" f "${cfg}")
+  list(GET f 0 name)
+  list(GET f 1 bm)
+  list(GET f 2 bn)
+  list(GET f 3 bk)
+  list(GET f 4 sgm)
+  list(GET f 5 sgn)
+  list(GET f 6 stages)
+  list(GET f 7 threads)
+  set(tile BM=${bm}u BN=${bn}u BK=${bk}u SG_M=${sgm}u SG_N=${sgn}u STAGES=${stages} WG_THREADS=${threads})
+  foreach(w f16 bf16)
+    string(TOUPPER ${w} W)
+    qi_shader(NAME matmul_coopmat_nv_${name}_${w}_k8 SOURCE matmul_coopmat_nv.comp
+              DEFINES W_${W}=1 ${tile} K_MULTIPLE_OF_8=1 REQUIRES GL_NV_cooperative_matrix)
+    if(name STREQUAL QI_COOPMAT_ANY_K)
+      qi_shader(NAME matmul_coopmat_nv_${name}_${w} SOURCE matmul_coopmat_nv.comp
+                DEFINES W_${W}=1 ${tile} REQUIRES GL_NV_cooperative_matrix)
+    endif()
+  endforeach()
 endforeach()
 
 # attention on tensor cores (NVIDIA), head dim 128: operands packed to fp16 with power-of-two scales

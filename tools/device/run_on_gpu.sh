@@ -3,7 +3,8 @@
 # /work/.library/device/README.md): unpacks the carried Debian loader packages, then runs the parity tests,
 # the fixture parity, a full-size random-weight generation and the kernel benchmark on the GPU.
 # Carried: .gl/ (Debian .debs) and .device-final/ (binaries built here, fixtures, tokenizer).
-#   tools/device/run_on_gpu.sh [tests|generate|bench]...   (default: all three)
+#   tools/device/run_on_gpu.sh [tests|ops|generate|bench|bench-matmul]...   (default: tests generate bench)
+# bench-matmul times only matmul and attention (every variant) and logs the driver's pipeline statistics.
 set -uo pipefail
 CARRY=${CARRY:-.device-final}
 OUT=${OUT:-/tmp/out}
@@ -34,6 +35,15 @@ for step in $steps; do
         "$BIN/$t" --gtest_brief=1 >"$OUT/$t.log" 2>&1
         echo "$t exit $?"; grep -E "PASSED|FAILED|all [0-9]+ stages" "$OUT/$t.log" | tail -5
       done ;;
+    ops)
+      echo "== test_ops"
+      "$BIN/test_ops" --gtest_brief=1 >"$OUT/test_ops.log" 2>&1
+      echo "test_ops exit $?"; grep -E "PASSED|FAILED" "$OUT/test_ops.log" | tail -8 ;;
+    bench-matmul)
+      echo "== bench kernels --only matmul,attention (pipeline statistics in $OUT/pipeline_stats.log)"
+      QI_PIPELINE_STATS=1 QI_LOG=info "$BIN/qwen-image-vk" bench kernels --only matmul,attention --json "$OUT/bench_matmul.json" \
+        --anchors "$QI_SHARED_DIR/reference/anchors.json" 2>"$OUT/pipeline_stats.log" | tee "$OUT/bench_matmul.log"
+      grep -E "pipeline .*(matmul|attention)" "$OUT/pipeline_stats.log" | cut -c1-400 | head -40 ;;
     generate)
       echo "== full-size random weights, 1328x1328, 2 steps, cfg 4"
       "$BIN/qwen-image-vk" generate --random-weights 7 --tokenizer "$CARRY/tokenizer" --prompt "A red fox in fresh snow" \

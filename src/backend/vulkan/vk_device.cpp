@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
+#include <string_view>
 
 #include "core/error.h"
 
@@ -65,6 +67,13 @@ Device::Device(DeviceCaps caps) : caps_(std::move(caps)) {
   std::vector<const char*> extensions = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME};
   if (caps_.nv_coopmat) extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
   if (caps_.memory_budget) extensions.push_back(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+  const char* stats_env = std::getenv("QI_PIPELINE_STATS");
+  capture_pipeline_statistics_ = stats_env && std::string_view(stats_env) == "1" &&
+                                 caps_.has_extension(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+  if (capture_pipeline_statistics_) extensions.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+  VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR executable_info{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};
+  executable_info.pipelineExecutableInfo = VK_TRUE;
 
   VkPhysicalDeviceCooperativeMatrixFeaturesNV coop{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
   coop.cooperativeMatrix = VK_TRUE;
@@ -82,6 +91,10 @@ Device::Device(DeviceCaps caps) : caps_(std::move(caps)) {
   f11.pNext = &f12;
   VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   f2.pNext = &f11;
+  if (capture_pipeline_statistics_) {
+    executable_info.pNext = f2.pNext;
+    f2.pNext = &executable_info;
+  }
 
   const float priority = 1.0f;
   VkDeviceQueueCreateInfo q{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};

@@ -25,12 +25,16 @@ class Device {
   const DeviceCaps& caps() const { return caps_; }
   // vkCmdPushDescriptorSetKHR (every dispatch binds its buffers this way; no descriptor pools).
   PFN_vkCmdPushDescriptorSetKHR push_descriptor_set() const { return push_descriptor_set_; }
+  // True when QI_PIPELINE_STATS=1 asked for the driver's statistics of every compiled pipeline (registers,
+  // spills, shared memory: VK_KHR_pipeline_executable_properties) and the device offers them.
+  bool capture_pipeline_statistics() const { return capture_pipeline_statistics_; }
 
  private:
   DeviceCaps caps_;
   VkDevice device_ = VK_NULL_HANDLE;
   VkQueue queue_ = VK_NULL_HANDLE;
   PFN_vkCmdPushDescriptorSetKHR push_descriptor_set_ = nullptr;
+  bool capture_pipeline_statistics_ = false;
 };
 
 }  // namespace qi::vk

@@ -1,6 +1,7 @@
 // matmul: y[..., N] = epilogue(x[..., K] · w[N, K]ᵀ). Variants: "scalar" (tiled fp32 GEMM, every device) and
-// "coopmat_nv" (fp16 tensor cores through VK_NV_cooperative_matrix with per-row activation scaling), each
-// compiled per weight format: matmul_<variant>_<f32|f16|bf16> (coopmat_nv: f16 and bf16 only). F32 weights
+// "coopmat_nv" (fp16 tensor cores through VK_NV_cooperative_matrix with per-row activation scaling, a tile
+// configuration chosen by shape; "coopmat_nv_<tile>" forces one), each compiled per weight format:
+// matmul_scalar_<f32|f16|bf16>, matmul_coopmat_nv_<tile>_<f16|bf16>[_k8]. F32 weights
 // ask for fp32 arithmetic, so they always run the scalar kernel. Products of at most kGemvMaxRows
 // rows (the modulation vectors) run matmul_gemv_<format> whatever the variant: bandwidth-bound, fp32.
 #include <algorithm>
@@ -13,14 +14,56 @@ namespace {
 
 constexpr std::string_view kOp = "matmul";
 constexpr const char* kScalar = "scalar";
-constexpr const char* kCoopmatNv = "coopmat_nv";
-// Output tile of the scalar shader (BM × BN in matmul.comp) and of the coopmat_nv shader (matmul_coopmat_nv.comp).
+constexpr std::string_view kCoopmatNv = "coopmat_nv";
+// Output tile of the scalar shader (BM × BN in matmul.comp).
 constexpr uint32_t kTileRows = 64, kTileCols = 64;
-constexpr uint32_t kCoopmatTileRows = 128, kCoopmatTileCols = 128;
-// The coopmat_nv shader's needs: 16×16×16 fp16 products into fp32, 8 subgroups of 32 threads, 48 KiB of
-// shared memory (two stages of 128×32 fp16 x and w slices plus the epilogue patches).
+
+// The coopmat_nv shaders need 16×16×16 fp16 products into fp32 and subgroups of 32 threads.
 constexpr uint32_t kCoopmatSubgroup = 32;
-constexpr uint32_t kCoopmatShared = 48 * 1024;
+
+// Tile configurations of matmul_coopmat_nv.comp, one shader variant each (mirrors QI_COOPMAT_CONFIGS in
+// shaders/shaders.cmake): "coopmat_nv_<name>" runs that one; "coopmat_nv" picks one by shape. The activations
+// are packed to scaled fp16 first (matmul_pack_rows.comp), in rows of K rounded up to kPackAlign halves.
+struct CoopmatConfig {
+  const char* name;
+  uint32_t bm, bn, bk, sg_m, sg_n, stages;
+  uint32_t threads() const { return (bm / sg_m) * (bn / sg_n) * kCoopmatSubgroup; }
+  // Shared memory: the staged x and w slices (rows padded by one 16-byte chunk) and a 16×16 fp32
+  // epilogue patch per subgroup.
+  uint32_t shared_bytes() const {
+    constexpr uint32_t kChunkBytes = 16, kHalvesPerChunk = 8, kPatchBytes = 16 * 16 * 4;
+    return stages * (bm + bn) * (bk / kHalvesPerChunk + 1) * kChunkBytes + threads() / kCoopmatSubgroup * kPatchBytes;
+  }
+};
+// Measured on an H100 (docs/performance.md, 2026-11-22): 128x128x64 is the best general tile (90-125
+// TFLOP/s on the model's shapes); 256x128x32 leads by 3-4 % where K is much larger than N (mlp down);
+// 64x64x32 keeps every SM busy when the output has few tiles. Larger per-subgroup blocks (64×64) need more
+// than the 255 registers a thread has and spill.
+constexpr CoopmatConfig kGeneral{"128x128x64", 128, 128, 64, 64, 32, 1};
+constexpr CoopmatConfig kDeepK{"256x128x32", 256, 128, 32, 64, 64, 1};
+constexpr CoopmatConfig kSmall{"64x64x32", 64, 64, 32, 32, 32, 2};
+constexpr const CoopmatConfig* kCoopmatConfigs[] = {&kGeneral, &kDeepK, &kSmall};
+// Only kSmall is also compiled for K not a multiple of 8 (element-wise weight loads); the others exist as
+// matmul_coopmat_nv_<name>_<format>_k8 only, which every shape of the model is.
+constexpr const CoopmatConfig& kAnyK = kSmall;
+constexpr int64_t kPackAlign = 8;  // PACK_ALIGN in matmul_pack_rows.comp
+// Automatic choice: outputs of fewer 128×128 tiles than this run kSmall (on an H100's 132 SMs, one
+// workgroup of kGeneral per SM, a grid under ~2 waves leaves SMs idle); K ≥ kDeepKRatio · N runs kDeepK.
+constexpr int64_t kSmallGridTiles = 264;
+constexpr int64_t kDeepKRatio = 2;
+
+std::string coopmat_variant(const CoopmatConfig& c) { return std::string(kCoopmatNv) + "_" + c.name; }
+
+const CoopmatConfig* coopmat_config(std::string_view variant) {
+  for (const CoopmatConfig* c : kCoopmatConfigs)
+    if (variant == coopmat_variant(*c)) return c;
+  return nullptr;
+}
+
+const CoopmatConfig& choose_coopmat_config(int64_t rows, int64_t n, int64_t k) {
+  if (ceil_div(rows, kGeneral.bm) * ceil_div(n, kGeneral.bn) < kSmallGridTiles) return kSmall;
+  return k >= kDeepKRatio * n ? kDeepK : kGeneral;
+}
 
 // matmul_gemv.comp: products of at most kGemvMaxRows rows (MAX_ROWS there) read each weight once; it needs
 // K in whole chunks of kGemvChunk and computes kGemvColumns columns per workgroup.
@@ -43,10 +86,13 @@ uint32_t activation_code(Activation a) {
 
 bool coopmat_nv_usable(const Context& ctx) {
   const DeviceCaps& c = ctx.caps();
-  if (!c.nv_coopmat || !c.fp16 || !c.memory_model || c.subgroup_size != kCoopmatSubgroup ||
-      c.max_shared_memory < kCoopmatShared)
-    return false;
-  if (!PipelineRegistry::has_shader("matmul_coopmat_nv_f16") || !PipelineRegistry::has_shader("matmul_row_scale"))
+  if (!c.nv_coopmat || !c.fp16 || !c.memory_model || c.subgroup_size != kCoopmatSubgroup) return false;
+  for (const CoopmatConfig* cfg : kCoopmatConfigs)
+    if (cfg->shared_bytes() > c.max_shared_memory ||
+        !PipelineRegistry::has_shader("matmul_" + coopmat_variant(*cfg) + "_f16_k8"))
+      return false;
+  if (!PipelineRegistry::has_shader("matmul_" + coopmat_variant(kAnyK) + "_f16") ||
+      !PipelineRegistry::has_shader("matmul_pack_rows"))
     return false;
   return std::any_of(c.nv_coopmat_shapes.begin(), c.nv_coopmat_shapes.end(), [](const CoopMatShape& s) {
     return s.m == 16 && s.n == 16 && s.k == 16 && s.a_type == "f16" && s.b_type == "f16" && s.c_type == "f32" &&
@@ -61,10 +107,14 @@ struct Push {
 }  // namespace
 
 void register_matmul_variants(Context& ctx) {
-  // coopmat_nv is the automatic choice where the device has it: on an H100 (driver 580.159.04, 2026-11-22) it
-  // runs the model's GEMMs at 29-30 TFLOP/s, the scalar kernel at 28-29 (docs/performance.md).
+  // coopmat_nv (a tile configuration per shape) is the automatic choice where the device has it: on an H100
+  // (driver 580.159.04, 2026-11-22) it runs the model's GEMMs at 90-130 TFLOP/s, the scalar kernel at ~29
+  // (docs/performance.md). Each configuration is also a variant of its own, for benchmarks and tests.
   std::vector<std::string> usable;
-  if (coopmat_nv_usable(ctx)) usable.push_back(kCoopmatNv);
+  if (coopmat_nv_usable(ctx)) {
+    usable.emplace_back(kCoopmatNv);
+    for (const CoopmatConfig* c : kCoopmatConfigs) usable.push_back(coopmat_variant(*c));
+  }
   usable.push_back(kScalar);
   ctx.variants().add(std::string(kOp), usable);
 }
@@ -124,27 +174,30 @@ Tensor matmul(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& 
     return y;
   }
   const std::string variant = w.dtype() == DType::F32 ? std::string(kScalar) : ctx.variants().selected(kOp);
-  const std::string shader = "matmul_" + variant + "_" + weight_suffix(w.dtype());
-  const bool coopmat = variant == kCoopmatNv;
-  const uint32_t tile_rows = coopmat ? kCoopmatTileRows : kTileRows;
-  const uint32_t tile_cols = coopmat ? kCoopmatTileCols : kTileCols;
-  if (ceil_div(n, tile_cols) > kMaxGridDim || ceil_div(rows, tile_rows) > kMaxGridDim)
-    fail(kOp, "output " + y.describe() + " needs more workgroups than one dispatch holds");
-  const Push& push = push_all;
-  const Grid grid{uint32_t(ceil_div(n, tile_cols)), uint32_t(ceil_div(rows, tile_rows)), 1};
-
-  if (coopmat) {
+  if (variant.starts_with(kCoopmatNv)) {
+    const CoopmatConfig* chosen = coopmat_config(variant);
+    const CoopmatConfig& cfg = k % kPackAlign != 0 ? kAnyK : chosen ? *chosen : choose_coopmat_config(rows, n, k);
+    const std::string shader =
+        "matmul_" + coopmat_variant(cfg) + "_" + weight_suffix(w.dtype()) + (k % kPackAlign == 0 ? "_k8" : "");
+    const int64_t packed_k = ceil_div(k, kPackAlign) * kPackAlign;
+    Tensor packed = ctx.alloc({rows, packed_k}, DType::F16);
     Tensor row_scale = ctx.alloc({rows}, DType::F32);
     const uint32_t seg = threads_per_row(k);
     struct {
       uint32_t rows, k, seg;
-    } scale_push{uint32_t(rows), uint32_t(k), seg};
-    ctx.dispatch(kOp, "matmul_row_scale", {in(x), out(row_scale)}, scale_push,
+    } pack_push{uint32_t(rows), uint32_t(k), seg};
+    ctx.dispatch(kOp, "matmul_pack_rows", {in(x), out(packed), out(row_scale)}, pack_push,
                  linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)));
     ctx.dispatch(kOp, shader,
-                 {in(x), in(w), in(args.bias), in(args.residual), in(args.gate), out(y), in(row_scale)}, push, grid);
+                 {in(packed), in(w), in(args.bias), in(args.residual), in(args.gate), out(y), in(row_scale)}, push_all,
+                 linear_grid(ceil_div(rows, cfg.bm) * ceil_div(n, cfg.bn)));
     return y;
   }
+  const std::string shader = "matmul_" + variant + "_" + weight_suffix(w.dtype());
+  if (ceil_div(n, kTileCols) > kMaxGridDim || ceil_div(rows, kTileRows) > kMaxGridDim)
+    fail(kOp, "output " + y.describe() + " needs more workgroups than one dispatch holds");
+  const Push& push = push_all;
+  const Grid grid{uint32_t(ceil_div(n, kTileCols)), uint32_t(ceil_div(rows, kTileRows)), 1};
   ctx.dispatch(kOp, shader, {in(x), in(w), in(args.bias), in(args.residual), in(args.gate), out(y)}, push, grid);
   return y;
 }

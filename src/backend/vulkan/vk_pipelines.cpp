@@ -43,6 +43,43 @@ bool cache_matches_device(const std::vector<char>& data, const VkPhysicalDeviceP
          std::memcmp(header.pipelineCacheUUID, props.pipelineCacheUUID, VK_UUID_SIZE) == 0;
 }
 
+// Logs the driver's statistics of each executable of a pipeline (QI_PIPELINE_STATS=1): register count,
+// spills, shared memory, as the driver names them.
+void log_pipeline_statistics(VkDevice dev, VkPipeline pipeline, const std::string& key) {
+  auto get_properties = reinterpret_cast<PFN_vkGetPipelineExecutablePropertiesKHR>(
+      vkGetDeviceProcAddr(dev, "vkGetPipelineExecutablePropertiesKHR"));
+  auto get_statistics = reinterpret_cast<PFN_vkGetPipelineExecutableStatisticsKHR>(
+      vkGetDeviceProcAddr(dev, "vkGetPipelineExecutableStatisticsKHR"));
+  if (!get_properties || !get_statistics) return;
+  VkPipelineInfoKHR pinfo{VK_STRUCTURE_TYPE_PIPELINE_INFO_KHR};
+  pinfo.pipeline = pipeline;
+  uint32_t count = 0;
+  if (get_properties(dev, &pinfo, &count, nullptr) != VK_SUCCESS) return;
+  std::vector<VkPipelineExecutablePropertiesKHR> execs(count, {VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_PROPERTIES_KHR});
+  if (get_properties(dev, &pinfo, &count, execs.data()) != VK_SUCCESS) return;
+  for (uint32_t e = 0; e < count; ++e) {
+    VkPipelineExecutableInfoKHR einfo{VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR};
+    einfo.pipeline = pipeline;
+    einfo.executableIndex = e;
+    uint32_t n = 0;
+    if (get_statistics(dev, &einfo, &n, nullptr) != VK_SUCCESS) continue;
+    std::vector<VkPipelineExecutableStatisticKHR> stats(n, {VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR});
+    if (get_statistics(dev, &einfo, &n, stats.data()) != VK_SUCCESS) continue;
+    std::string line = "pipeline " + key + " [" + execs[e].name + "]:";
+    for (const auto& st : stats) {
+      line += std::string(" ") + st.name + "=";
+      switch (st.format) {
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR: line += st.value.b32 ? "true" : "false"; break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR: line += std::to_string(st.value.i64); break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR: line += std::to_string(st.value.u64); break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_FLOAT64_KHR: line += std::to_string(st.value.f64); break;
+        default: line += "?";
+      }
+    }
+    log_info(line);
+  }
+}
+
 }  // namespace
 
 std::string default_pipeline_cache_path(const DeviceCaps& caps) {
@@ -194,11 +231,13 @@ const Pipeline& PipelineRegistry::get(std::string_view shader, uint32_t bindings
   info.stage.pName = "main";
   info.stage.pSpecializationInfo = spec.empty() ? nullptr : &spec_info;
   info.layout = layout(bindings);
+  if (device_.capture_pipeline_statistics()) info.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
   Pipeline p;
   p.layout = info.layout;
   p.bindings = bindings;
   check(vkCreateComputePipelines(device_.handle(), cache_, 1, &info, nullptr, &p.pipeline),
         ("vkCreateComputePipelines(" + key + ")").c_str());
+  if (device_.capture_pipeline_statistics()) log_pipeline_statistics(device_.handle(), p.pipeline, key);
   return pipelines_.emplace(key, p).first->second;
 }
 
