@@ -3,7 +3,8 @@
 # /work/.library/device/README.md): unpacks the carried Debian loader packages, then runs the parity tests,
 # the fixture parity, a full-size random-weight generation and the kernel benchmark on the GPU.
 # Carried: .gl/ (Debian .debs) and .device-final/ (binaries built here, fixtures, tokenizer).
-#   tools/device/run_on_gpu.sh [tests|ops|generate|bench|bench-matmul]...   (default: tests generate bench)
+#   tools/device/run_on_gpu.sh [setup|tests|ops|generate|bench|bench-matmul]...   (default: tests generate bench)
+# setup only unpacks the loader (for commands of your own after it).
 # bench-matmul times only matmul and attention (every variant) and logs the driver's pipeline statistics.
 set -uo pipefail
 CARRY=${CARRY:-.device-final}
@@ -35,6 +36,7 @@ for step in $steps; do
         "$BIN/$t" --gtest_brief=1 >"$OUT/$t.log" 2>&1
         echo "$t exit $?"; grep -E "PASSED|FAILED|all [0-9]+ stages" "$OUT/$t.log" | tail -5
       done ;;
+    setup) ;;
     ops)
       echo "== test_ops"
       "$BIN/test_ops" --gtest_brief=1 >"$OUT/test_ops.log" 2>&1
