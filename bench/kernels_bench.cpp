@@ -45,7 +45,7 @@ struct Result {
 };
 
 // Ops whose every variant is timed (the others run their automatic choice).
-bool times_every_variant(const std::string& op) { return op == "matmul" || op == "attention"; }
+bool times_every_variant(const std::string& op) { return op == "matmul" || op == "attention" || op == "conv3d"; }
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

@@ -44,7 +44,9 @@ set(QI_COOPMAT_CONFIGS
     "256x128x32 256 128 32 64 64 1 256"
     "64x64x32 64 64 32 32 32 2 128")
 set(QI_COOPMAT_ANY_K 64x64x32)
-foreach(cfg ${QI_COOPMAT_CONFIGS})
+# A configuration "name BM BN BK SG_M SG_N STAGES WG_THREADS" as its name and the defines of
+# coopmat_gemm_tile.glsl.
+function(qi_coopmat_tile cfg name_var defines_var)
   string(REPLACE " " ";" f "${cfg}")
   list(GET f 0 name)
   list(GET f 1 bm)
@@ -54,7 +56,12 @@ foreach(cfg ${QI_COOPMAT_CONFIGS})
   list(GET f 5 sgn)
   list(GET f 6 stages)
   list(GET f 7 threads)
-  set(tile BM=${bm}u BN=${bn}u BK=${bk}u SG_M=${sgm}u SG_N=${sgn}u STAGES=${stages} WG_THREADS=${threads})
+  set(${name_var} ${name} PARENT_SCOPE)
+  set(${defines_var} BM=${bm}u BN=${bn}u BK=${bk}u SG_M=${sgm}u SG_N=${sgn}u STAGES=${stages} WG_THREADS=${threads}
+      PARENT_SCOPE)
+endfunction()
+foreach(cfg ${QI_COOPMAT_CONFIGS})
+  qi_coopmat_tile("${cfg}" name tile)
   foreach(w f16 bf16)
     string(TOUPPER ${w} W)
     qi_shader(NAME matmul_coopmat_nv_${name}_${w}_k8 SOURCE matmul_coopmat_nv.comp
@@ -64,6 +71,28 @@ foreach(cfg ${QI_COOPMAT_CONFIGS})
                 DEFINES W_${W}=1 ${tile} REQUIRES GL_NV_cooperative_matrix)
     endif()
   endforeach()
+endforeach()
+
+# conv3d on tensor cores (NVIDIA) as an implicit GEMM with the same tile machinery (coopmat_gemm_tile.glsl):
+# conv3d_pack_max_<format> (largest |x|, |w|), conv3d_pack_x (x to scaled fp16 channels-last with the padding
+# materialised), conv3d_pack_w_<format> (w to scaled fp16 [Cout, taps, Cin]), then conv3d_coopmat_nv_<tile>.
+# Tile configurations mirrored by kConfigs in vk_conv3d.cpp: 128x128x64 as matmul's general one; 128x96x64
+# (8 subgroups of 32×48) where 96-wide tiles pad Cout less than 128-wide ones (the VAE's 96 and 192); 128x32x32
+# (4 subgroups of 32×32, two stages) for few output channels (conv_out: 3).
+qi_shader(NAME conv3d_pack_x SOURCE conv3d_pack.comp DEFINES PACK_X=1)
+foreach(w f32 f16 bf16)
+  string(TOUPPER ${w} W)
+  qi_shader(NAME conv3d_pack_max_${w} SOURCE conv3d_pack.comp DEFINES PACK_MAX=1 W_${W}=1)
+  qi_shader(NAME conv3d_pack_w_${w} SOURCE conv3d_pack.comp DEFINES PACK_W=1 W_${W}=1)
+endforeach()
+set(QI_CONV3D_COOPMAT_CONFIGS
+    "128x128x64 128 128 64 64 32 1 256"
+    "128x96x64 128 96 64 32 48 1 256"
+    "128x32x32 128 32 32 32 32 2 128")
+foreach(cfg ${QI_CONV3D_COOPMAT_CONFIGS})
+  qi_coopmat_tile("${cfg}" name tile)
+  qi_shader(NAME conv3d_coopmat_nv_${name} SOURCE conv3d_coopmat_nv.comp DEFINES ${tile}
+            REQUIRES GL_NV_cooperative_matrix)
 endforeach()
 
 # attention on tensor cores (NVIDIA), head dim 128: operands packed to fp16 with power-of-two scales

@@ -4,7 +4,7 @@
 //
 // Each case draws fresh random non-zero inputs from a seeded RNG: odd sizes, sizes that are not multiples of
 // 16/32/64 tiles, the model's shapes scaled down, at least one real-size shape per op (kept cheap: short
-// sequences, small images) and, for matmul and attention, activations of magnitude 1e7 (fp16 overflows
+// sequences, small images) and, for matmul, attention and conv3d, activations of magnitude 1e7 (fp16 overflows
 // there). The backends under test poison their allocations, so an element an op fails to write shows up as NaN.
 #include <gtest/gtest.h>
 
@@ -267,6 +267,7 @@ struct ConvSpec {
   int64_t cache_frames = 0;
   DType wdtype = DType::F32;
   bool bias = true;
+  float magnitude = 1.0f, cache_magnitude = 1.0f;  // of x and of the frame cache
 };
 
 ParityCase conv_case(const ConvSpec& s) {
@@ -275,12 +276,14 @@ ParityCase conv_case(const ConvSpec& s) {
                      std::to_string(s.stride[1]) + std::to_string(s.stride[2]) + "_p" + std::to_string(s.pad[0]) +
                      std::to_string(s.pad[1]) + std::to_string(s.pad[2]) + (s.causal ? "_causal" : "_symmetric") +
                      (s.cache_frames ? "_cache" + std::to_string(s.cache_frames) : "") + "_" +
-                     std::string(dtype_name(s.wdtype)) + (s.bias ? "_bias" : "");
+                     std::string(dtype_name(s.wdtype)) + (s.bias ? "_bias" : "") +
+                     (s.magnitude != 1.0f ? "_x1e7" : "") + (s.cache_magnitude != 1.0f ? "_cache1e7" : "");
   return {name, weight_tolerance(s.wdtype), [s](Rng& rng) -> CaseRun {
-            auto x = shared(random_tensor(rng, s.x));
+            auto x = shared(random_tensor(rng, s.x, s.magnitude));
             auto w = shared(random_weight(rng, {s.cout, s.x[0], s.kt, s.kh, s.kw}, s.wdtype));
             auto b = shared(random_weight(rng, {s.cout}, s.wdtype));
-            auto cache = shared(random_tensor(rng, {s.x[0], std::max<int64_t>(s.cache_frames, 1), s.x[2], s.x[3]}));
+            auto cache = shared(
+                random_tensor(rng, {s.x[0], std::max<int64_t>(s.cache_frames, 1), s.x[2], s.x[3]}, s.cache_magnitude));
             return [=](Backend& be) {
               Conv3dArgs args;
               for (int i = 0; i < 3; ++i) {
@@ -295,21 +298,37 @@ ParityCase conv_case(const ConvSpec& s) {
           }};
 }
 
+// Cases with Cin % 8 == 0 run the tensor-core variants (coopmat_nv*) where the device has them; the others
+// run the scalar kernel under every variant (the coopmat_nv fallback).
 std::vector<ParityCase> conv3d_cases() {
+  const DType F32 = DType::F32, F16 = DType::F16, BF16 = DType::BF16;
   return {
       conv_case({{3, 1, 5, 7}, 4, 3, 3, 3, {1, 1, 1}, {1, 1, 1}}),
-      conv_case({{5, 3, 6, 5}, 7, 3, 3, 3, {1, 1, 1}, {1, 1, 1}, true, 0, DType::BF16}),
-      conv_case({{6, 2, 4, 4}, 5, 1, 1, 1, {1, 1, 1}, {0, 0, 0}, true, 0, DType::F32, false}),
-      conv_case({{4, 3, 3, 5}, 8, 3, 1, 1, {1, 1, 1}, {1, 0, 0}, true, 1, DType::F16}),  // time_conv with cache
+      conv_case({{5, 3, 6, 5}, 7, 3, 3, 3, {1, 1, 1}, {1, 1, 1}, true, 0, BF16}),
+      conv_case({{6, 2, 4, 4}, 5, 1, 1, 1, {1, 1, 1}, {0, 0, 0}, true, 0, F32, false}),
+      conv_case({{4, 3, 3, 5}, 8, 3, 1, 1, {1, 1, 1}, {1, 0, 0}, true, 1, F16}),  // time_conv with cache
       conv_case({{3, 4, 9, 8}, 2, 3, 3, 3, {2, 2, 2}, {1, 1, 1}}),
       conv_case({{3, 1, 9, 7}, 2, 1, 3, 3, {1, 2, 2}, {0, 0, 0}}),
       conv_case({{2, 3, 5, 5}, 3, 3, 3, 3, {1, 1, 1}, {1, 1, 1}, false}),
       conv_case({{2, 2, 4, 3}, 3, 3, 3, 3, {1, 1, 1}, {1, 1, 1}, true, 2}),
       conv_case({{33, 1, 17, 19}, 35, 3, 3, 3, {1, 1, 1}, {1, 1, 1}}),
-      conv_case({{384, 1, 8, 8}, 384, 3, 3, 3, {1, 1, 1}, {1, 1, 1}, true, 0, DType::BF16}),  // real: VAE mid block
-      conv_case({{16, 1, 6, 10}, 384, 3, 3, 3, {1, 1, 1}, {1, 1, 1}}),                       // real: conv_in
-      conv_case({{96, 1, 16, 16}, 3, 3, 3, 3, {1, 1, 1}, {1, 1, 1}}),                        // real: conv_out
-      conv_case({{384, 1, 8, 8}, 192, 1, 1, 1, {1, 1, 1}, {0, 0, 0}, true, 0, DType::BF16}), // real: shortcut
+      // Cin % 8 == 0 (tensor-core variants): every temporal tap, strides, symmetric padding, caches, several
+      // row and column tiles with edges, packing tiles with partial channel and position runs.
+      conv_case({{8, 3, 5, 6}, 24, 3, 3, 3, {1, 1, 1}, {1, 1, 1}, true, 0, F16}),
+      conv_case({{16, 2, 5, 6}, 16, 3, 3, 3, {1, 1, 1}, {1, 1, 1}, true, 2, BF16}),
+      conv_case({{24, 3, 4, 5}, 48, 3, 1, 1, {1, 1, 1}, {1, 0, 0}, true, 1}),  // time_conv with cache
+      conv_case({{8, 5, 9, 10}, 5, 3, 3, 3, {2, 2, 2}, {1, 1, 1}}),
+      conv_case({{16, 4, 7, 9}, 6, 2, 3, 2, {1, 2, 1}, {1, 1, 0}, true, 1}),
+      conv_case({{16, 3, 6, 6}, 130, 3, 3, 3, {1, 1, 1}, {1, 1, 1}, false, 0, BF16}),
+      conv_case({{32, 1, 40, 37}, 40, 1, 3, 3, {1, 1, 1}, {0, 1, 1}}),
+      conv_case({{80, 1, 6, 70}, 136, 1, 3, 3, {1, 1, 1}, {0, 1, 1}, true, 0, F16, false}),
+      conv_case({{16, 2, 7, 5}, 8, 1, 1, 1, {1, 1, 1}, {0, 0, 0}, true, 0, F32, false}),
+      conv_case({{24, 2, 7, 9}, 33, 3, 3, 3, {1, 1, 1}, {1, 1, 1}, true, 1, F32, true, kHuge, kHuge}),
+      conv_case({{16, 1, 5, 6}, 20, 3, 3, 3, {1, 1, 1}, {1, 1, 1}, true, 2, BF16, true, 1.0f, kHuge}),
+      conv_case({{384, 1, 8, 8}, 384, 3, 3, 3, {1, 1, 1}, {1, 1, 1}, true, 0, BF16}),  // real: VAE mid block
+      conv_case({{16, 1, 6, 10}, 384, 3, 3, 3, {1, 1, 1}, {1, 1, 1}}),                // real: conv_in
+      conv_case({{96, 1, 16, 16}, 3, 3, 3, 3, {1, 1, 1}, {1, 1, 1}}),                 // real: conv_out
+      conv_case({{384, 1, 8, 8}, 192, 1, 1, 1, {1, 1, 1}, {0, 0, 0}, true, 0, BF16}),  // real: shortcut
   };
 }
 
@@ -552,7 +571,7 @@ TEST(BackendParityTable, CoversEveryOpWithSeveralCasesAndHugeActivations) {
     EXPECT_GE(it->second.size(), 3u) << op;
   }
   EXPECT_EQ(parity_cases().size(), all_op_names().size()) << "cases for an op the interface does not have";
-  for (const char* op : {"matmul", "attention"}) {
+  for (const char* op : {"matmul", "attention", "conv3d"}) {
     bool huge = false;
     for (const ParityCase& c : parity_cases().at(op)) huge |= c.name.find("1e7") != std::string::npos;
     EXPECT_TRUE(huge) << op << " needs a 1e7-magnitude activation case";
