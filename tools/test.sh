@@ -23,7 +23,10 @@ ctest --test-dir build --output-on-failure -j "$JOBS" --timeout 900
 # slowdown.
 QI_ASAN_AREAS=${QI_ASAN_AREAS:-"core io text pipeline vulkan cli"}
 if [[ ${QI_SKIP_ASAN:-0} != 1 ]]; then
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQI_SANITIZE=ON >/dev/null
+  # -O1 -g1: the optimisation level AddressSanitizer recommends, and line tables only (file:line in reports):
+  # about a third less compile time than RelWithDebInfo's -O2 -g on the 2-core CI machine.
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" -DQI_SANITIZE=ON >/dev/null
   targets=()
   for area in $QI_ASAN_AREAS; do targets+=("test_$area"); done
   cmake --build build-asan -j "$JOBS" --target "${targets[@]}" qwen-image-vk
