@@ -195,7 +195,7 @@ int bench_kernels(const std::vector<std::string>& argv) {
         "Times every op on the model's real shapes (GEMMs at the 1024² and 1328² token counts, joint attention\n"
         "24 heads x 128, VAE convolutions at 1024²) with device timestamps: median of N runs after %d warm-ups.\n"
         "Prints TFLOP/s or GB/s and the ratio to the cuBLAS/SDPA figure of anchors.json for the same shape;\n"
-        "matmul and attention are timed once per shader variant the device has.\n"
+        "matmul, attention and conv3d are timed once per shader variant the device has.\n"
         "--small uses tiny shapes (for CPU devices such as lavapipe, chosen automatically there).\n"
         "--only times just the named ops (e.g. --only matmul,attention).\n",
         kWarmups);
