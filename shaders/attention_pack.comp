@@ -10,6 +10,7 @@
 #include "common.glsl"
 layout(local_size_x = WG) in;
 #include "segment_reduce.glsl"
+#include "fp16_scaling.glsl"
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) writeonly buffer Packed { uint packed_words[]; };
 layout(std430, binding = 2) writeonly buffer Inv { float inv[]; };
@@ -19,7 +20,6 @@ layout(push_constant) uniform Params { uint b, s, h, d, seg, mode; } p;
 const uint MODE_HEAD_MAX = 0u;  // head_max_bits[b, h] = max over the head's rows of max|x| (atomic)
 const uint MODE_ROW = 1u;       // pack with a scale per row
 const uint MODE_HEAD = 2u;      // pack with the head's scale
-const int SCALED_EXP = 15;      // scaled magnitudes < 2^15: half of fp16's 65504 as headroom for rounding
 
 bool usable(float m) { return m > 0.0 && !isinf(m) && !isnan(m); }
 
@@ -44,13 +44,8 @@ void main() {
     return;
   }
   if (p.mode == MODE_HEAD) m = uintBitsToFloat(head_max_bits[bb * p.h + hh]);
-  float scale = 1.0, inverse = 1.0;
-  if (usable(m)) {
-    int e;
-    frexp(m, e);  // m ∈ [2^(e−1), 2^e)
-    scale = ldexp(1.0, SCALED_EXP - e);
-    inverse = ldexp(1.0, e - SCALED_EXP);
-  }
+  int k = fp16_scale_exponent(m);
+  float scale = ldexp(1.0, k), inverse = ldexp(1.0, -k);
   uint out_row = (bb * p.h + hh) * p.s + ss;
   for (uint j = lane; j < p.d / 2u; j += p.seg) {
     vec2 v = vec2(x[row * p.d + 2u * j], x[row * p.d + 2u * j + 1u]) * scale;

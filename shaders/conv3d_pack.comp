@@ -23,18 +23,10 @@
 #define WG 256
 #include "common.glsl"
 layout(local_size_x = WG) in;
+#include "fp16_scaling.glsl"
 
-const int SCALED_EXP = 15;  // scaled magnitudes < 2^15: half of fp16's 65504 as headroom for rounding
 const uint SLOT_X_INVERSE = 2u, SLOT_W_INVERSE = 3u;  // scales[2], scales[3]: float bits
 
-// The exponent k of the power of two 2^k that scales a tensor whose largest magnitude is m (0 for zero or
-// non-finite m); clamped so that 2^k and 2^−k are normal floats. ldexp makes both exact.
-int pack_exponent(float m) {
-  if (!(m > 0.0) || isinf(m)) return 0;
-  int e;
-  frexp(m, e);  // m ∈ [2^(e−1), 2^e)
-  return clamp(SCALED_EXP - e, -126, 126);
-}
 
 #if defined(PACK_MAX)
 layout(std430, binding = 0) readonly buffer Values { uint w_words[]; };
@@ -121,7 +113,7 @@ void main() {
   uint c0 = (g % c_tiles) * TILE_C;
   g /= c_tiles;
   uint row = g % p.hp, f = g / p.hp;
-  int k = pack_exponent(uintBitsToFloat(scales[0]));
+  int k = fp16_scale_exponent(uintBitsToFloat(scales[0]));
   float s = ldexp(1.0, k);
   if (linear_group_id() == 0u && t == 0u) scales[SLOT_X_INVERSE] = floatBitsToUint(ldexp(1.0, -k));
 
@@ -161,7 +153,7 @@ layout(push_constant) uniform Params { uint cout, cin, kt, khw, kt_begin, kt_cou
 void main() {
   uint idx = linear_invocation_id();  // one 16-byte chunk of wq: (co, tap, 8 channels)
   uint cin8 = p.cin / 8u, taps = p.kt_count * p.khw;
-  int k = pack_exponent(uintBitsToFloat(scales[1]));
+  int k = fp16_scale_exponent(uintBitsToFloat(scales[1]));
   float s = ldexp(1.0, k);
   if (idx == 0u) scales[SLOT_W_INVERSE] = floatBitsToUint(ldexp(1.0, -k));
   if (idx >= p.cout * taps * cin8) return;

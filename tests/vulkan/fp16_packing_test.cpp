@@ -1,0 +1,98 @@
+// The packing passes of the fp16 tensor-core kernels (matmul_pack_rows, attention_pack) run on any device, so
+// they are checked here on lavapipe too: every row, of any magnitude, lands in fp16 without overflow and
+// comes back exactly through the power-of-two scale (shaders/fp16_scaling.glsl).
+#include <cmath>
+#include <cstdint>
+
+#include "backend/vulkan/vk_context.h"
+#include "backend/vulkan/vk_op_checks.h"
+#include "core/dtype.h"
+#include "vulkan/vulkan_test_util.h"
+
+namespace qi::test {
+namespace {
+
+constexpr int64_t kRows = 5, kCols = 16;
+// fp16 keeps 11 significant bits: a scaled value comes back within 2^-11 of itself.
+constexpr double kHalfRelError = 1.0 / 2048;
+
+// Row magnitudes: Qwen-Image's largest activations, ordinary ones, values so small that an unclamped
+// scale 2^(15 − e) would be infinite (below 2^-111), all zeros, and a row with one non-zero value.
+std::vector<float> rows_of_every_magnitude() {
+  const float magnitude[kRows] = {2e7f, 0.3f, 3e-37f, 0.0f, 0.0f};
+  std::mt19937_64 rng(7);
+  std::vector<float> x;
+  for (int64_t r = 0; r < kRows; ++r) {
+    std::vector<float> row = random_floats(rng, kCols, magnitude[r]);
+    if (magnitude[r] == 0.0f) row.assign(kCols, 0.0f);
+    x.insert(x.end(), row.begin(), row.end());
+  }
+  x[4 * kCols + 5] = -1.5f;
+  return x;
+}
+
+bool is_power_of_two(float s) {
+  int e;
+  return std::isfinite(s) && s > 0 && std::frexp(s, &e) == 0.5f;
+}
+
+void expect_round_trip(const std::vector<float>& x, const std::vector<uint16_t>& packed,
+                       const std::vector<float>& inverse) {
+  for (int64_t r = 0; r < kRows; ++r) {
+    ASSERT_TRUE(is_power_of_two(inverse[r])) << "row " << r << ": " << inverse[r];
+    for (int64_t c = 0; c < kCols; ++c) {
+      const float h = f16_to_f32(packed[r * kCols + c]);
+      ASSERT_TRUE(std::isfinite(h)) << "row " << r << " col " << c;
+      EXPECT_LE(std::abs(h), 32768.0f);
+      const double back = double(h) * inverse[r], want = x[r * kCols + c];
+      EXPECT_LE(std::abs(back - want), std::abs(want) * kHalfRelError) << "row " << r << " col " << c;
+    }
+  }
+  EXPECT_EQ(inverse[3], 1.0f);  // all zeros: scale 1
+}
+
+class Fp16Packing : public VulkanTest {};
+
+TEST_F(Fp16Packing, MatmulPackRowsScalesEveryRowIntoHalfRange) {
+  auto ctx = vk::Context::create(test_vulkan_options(), nullptr);
+  const std::vector<float> x = rows_of_every_magnitude();
+  Tensor xt = ctx->alloc({kRows, kCols}, DType::F32);
+  ctx->upload(xt, x.data(), x.size() * sizeof(float));
+  Tensor packed = ctx->alloc({kRows, kCols}, DType::F16), scale = ctx->alloc({kRows}, DType::F32);
+  const uint32_t seg = vk::threads_per_row(kCols);
+  struct {
+    uint32_t rows, k, seg;
+  } push{uint32_t(kRows), uint32_t(kCols), seg};
+  ctx->dispatch("test", "matmul_pack_rows", {vk::in(xt), vk::out(packed), vk::out(scale)}, push,
+                vk::linear_grid(vk::ceil_div(kRows, vk::kRowReduceWorkgroup / seg)));
+  std::vector<uint16_t> halves(size_t(kRows * kCols));
+  std::vector<float> scales(kRows), inverse(kRows);
+  ctx->download(packed, halves.data());
+  ctx->download(scale, scales.data());
+  for (int64_t r = 0; r < kRows; ++r) inverse[r] = 1.0f / scales[r];  // exact for a power of two
+  expect_round_trip(x, halves, inverse);
+}
+
+TEST_F(Fp16Packing, AttentionPackScalesEveryRowIntoHalfRange) {
+  auto ctx = vk::Context::create(test_vulkan_options(), nullptr);
+  const std::vector<float> x = rows_of_every_magnitude();  // [B 1, S kRows, H 1, D kCols]
+  Tensor xt = ctx->alloc({1, kRows, 1, kCols}, DType::F32);
+  ctx->upload(xt, x.data(), x.size() * sizeof(float));
+  Tensor packed = ctx->alloc({1, 1, kRows, kCols}, DType::F16), inv = ctx->alloc({1, 1, kRows}, DType::F32);
+  Tensor head_max = ctx->alloc({1, 1}, DType::F32);
+  const uint32_t seg = vk::threads_per_row(kCols);
+  constexpr uint32_t kModeRow = 1;  // MODE_ROW in attention_pack.comp
+  struct {
+    uint32_t b, s, h, d, seg, mode;
+  } push{1, uint32_t(kRows), 1, uint32_t(kCols), seg, kModeRow};
+  ctx->dispatch("test", "attention_pack", {vk::in(xt), vk::out(packed), vk::out(inv), vk::in(head_max)}, push,
+                vk::linear_grid(vk::ceil_div(kRows, vk::kRowReduceWorkgroup / seg)));
+  std::vector<uint16_t> halves(size_t(kRows * kCols));
+  std::vector<float> inverse(kRows);
+  ctx->download(packed, halves.data());
+  ctx->download(inv, inverse.data());
+  expect_round_trip(x, halves, inverse);
+}
+
+}  // namespace
+}  // namespace qi::test
