@@ -164,12 +164,12 @@ Tensor matmul(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& 
   Tensor y = ctx.alloc(ys, DType::F32);
   check_index_range(kOp, y);
   if (y.numel() == 0) return y;
-  const Push push_all{uint32_t(rows), uint32_t(n), uint32_t(k), uint32_t(rows / items), activation_code(args.act),
+  const Push push{uint32_t(rows), uint32_t(n), uint32_t(k), uint32_t(rows / items), activation_code(args.act),
                       flags, args.bias.defined() ? shader_dtype(args.bias.dtype()) : 0u};
   if (rows <= kGemvMaxRows && k % kGemvChunk == 0) {
     // Few rows: bandwidth-bound, fp32 arithmetic; the same kernel whatever the variant.
     ctx.dispatch(kOp, std::string("matmul_gemv_") + weight_suffix(w.dtype()),
-                 {in(x), in(w), in(args.bias), in(args.residual), in(args.gate), out(y)}, push_all,
+                 {in(x), in(w), in(args.bias), in(args.residual), in(args.gate), out(y)}, push,
                  linear_grid(ceil_div(n, kGemvColumns)));
     return y;
   }
@@ -189,14 +189,13 @@ Tensor matmul(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& 
     ctx.dispatch(kOp, "matmul_pack_rows", {in(x), out(packed), out(row_scale)}, pack_push,
                  linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)));
     ctx.dispatch(kOp, shader,
-                 {in(packed), in(w), in(args.bias), in(args.residual), in(args.gate), out(y), in(row_scale)}, push_all,
+                 {in(packed), in(w), in(args.bias), in(args.residual), in(args.gate), out(y), in(row_scale)}, push,
                  linear_grid(ceil_div(rows, cfg.bm) * ceil_div(n, cfg.bn)));
     return y;
   }
   const std::string shader = "matmul_" + variant + "_" + weight_suffix(w.dtype());
   if (ceil_div(n, kTileCols) > kMaxGridDim || ceil_div(rows, kTileRows) > kMaxGridDim)
     fail(kOp, "output " + y.describe() + " needs more workgroups than one dispatch holds");
-  const Push& push = push_all;
   const Grid grid{uint32_t(ceil_div(n, kTileCols)), uint32_t(ceil_div(rows, kTileRows)), 1};
   ctx.dispatch(kOp, shader, {in(x), in(w), in(args.bias), in(args.residual), in(args.gate), out(y)}, push, grid);
   return y;
