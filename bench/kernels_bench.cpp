@@ -192,7 +192,7 @@ int bench_kernels(const std::vector<std::string>& argv) {
     std::printf(
         "usage: qwen-image-vk bench kernels [--backend vulkan|cpu] [--device N] [--small] [--repeats N]\n"
         "                                   [--only OP[,OP...]] [--anchors FILE] [--json FILE]\n\n"
-        "Times every op on the model's real shapes (GEMMs at the 1024² and 1328² token counts, joint attention\n"
+        "Times every op on the model's real shapes (GEMMs at the 512², 1024² and 1328² token counts, joint attention\n"
         "24 heads x 128, VAE convolutions at 1024²) with device timestamps: median of N runs after %d warm-ups.\n"
         "Prints TFLOP/s or GB/s and the ratio to the cuBLAS/SDPA figure of anchors.json for the same shape;\n"
         "matmul, attention and conv3d are timed once per shader variant the device has.\n"
