@@ -99,3 +99,21 @@ endforeach()
 # (attention_pack: Q and K per row, V per head), fp32 online softmax and accumulation.
 qi_shader(NAME attention_pack SOURCE attention_pack.comp)
 qi_shader(NAME attention_coopmat_nv SOURCE attention_coopmat_nv.comp REQUIRES GL_NV_cooperative_matrix)
+# The same with the online softmax on the score accumulators in registers (no shared-memory round trip for
+# scores and weights). It addresses accumulator components through the layout that coopmat_layout_probe finds
+# at start-up (coopmat_accumulator_layout.glsl) and runs only where that layout is one it handles.
+# Configurations "name SUBGROUPS BC PREFETCH" (16 query rows per subgroup, BC keys per tile, the next tile
+# fetched into registers during the current one or not), mirrored by kRegisterSoftmaxConfigs in vk_attention.cpp.
+qi_shader(NAME coopmat_layout_probe SOURCE coopmat_layout_probe.comp REQUIRES GL_NV_cooperative_matrix)
+set(QI_ATTENTION_REGISTER_SOFTMAX_CONFIGS
+    "br64_bc32 4 32 1"
+    "br128_bc64 8 64 1")
+foreach(cfg ${QI_ATTENTION_REGISTER_SOFTMAX_CONFIGS})
+  string(REPLACE " " ";" f "${cfg}")
+  list(GET f 0 name)
+  list(GET f 1 subgroups)
+  list(GET f 2 bc)
+  list(GET f 3 prefetch)
+  qi_shader(NAME attention_coopmat_nv_register_softmax_${name} SOURCE attention_coopmat_nv_register_softmax.comp
+            DEFINES SUBGROUPS=${subgroups}u BC=${bc}u PREFETCH=${prefetch} REQUIRES GL_NV_cooperative_matrix)
+endforeach()

@@ -162,6 +162,7 @@ struct AttentionSpec {
   bool mask = false;
   float qk_magnitude = 1.0f, v_magnitude = 1.0f;
   bool mask_last_item_fully = false;  // every key of the last batch item masked: its rows must be zeros
+  float k_factor = 1.0f;  // k's magnitude is qk_magnitude · k_factor (q large and k small: moderate scores)
 };
 
 ParityCase attention_case(const AttentionSpec& s) {
@@ -171,9 +172,10 @@ ParityCase attention_case(const AttentionSpec& s) {
   if (s.mask) name += s.mask_last_item_fully ? "_mask_all" : "_mask";
   if (s.qk_magnitude != 1.0f) name += "_qk" + std::to_string(int(s.qk_magnitude));
   if (s.v_magnitude != 1.0f) name += "_v1e7";
+  if (s.k_factor != 1.0f) name += "_ksmall";
   return {name, kF32, [s](Rng& rng) -> CaseRun {
             HostTensor q = random_tensor(rng, {s.batch, s.sq, s.hq, s.d}, s.qk_magnitude);
-            HostTensor k = random_tensor(rng, {s.batch, s.sk, s.hkv, s.d}, s.qk_magnitude);
+            HostTensor k = random_tensor(rng, {s.batch, s.sk, s.hkv, s.d}, s.qk_magnitude * s.k_factor);
             HostTensor v = random_tensor(rng, {s.batch, s.sk, s.hkv, s.d}, s.v_magnitude);
             std::vector<float> mask(size_t(s.batch * s.sk), 1.0f);
             std::bernoulli_distribution keep(0.7);
@@ -204,6 +206,11 @@ std::vector<ParityCase> attention_cases() {
       attention_case({1, 64, 64, 1, 1, 384}),                  // real: VAE mid-block, head dim 384
       attention_case({1, 33, 33, 4, 2, 64, false, false, 1, kHuge}),
       attention_case({1, 9, 21, 4, 1, 128, true, false, 30, kHuge}),
+      // Head dim 128 without causal masking (the tensor-core kernels): several query blocks with whole and
+      // partial ones, key counts off every tile size, GQA, a fully masked batch item; q and v of 1e7 with k of
+      // 1e-7 (every operand needs its fp16 scale; the scores stay moderate, as after Qwen-Image's QK norm).
+      attention_case({2, 300, 281, 4, 2, 128, false, true, 1, 1, true}),
+      attention_case({1, 130, 77, 3, 3, 128, false, false, kHuge, kHuge, false, 1.0f / (kHuge * kHuge)}),
   };
 }
 

@@ -2,10 +2,15 @@
 //  "scalar": fp32 online softmax, compiled per head-dimension class (attention_scalar_d64/d128/d384); the
 //            smallest class that holds the head dim runs.
 //  "coopmat_nv": head dim 128 without causal masking on NVIDIA tensor cores (attention_pack converts Q, K, V
-//            to scaled fp16, attention_coopmat_nv runs the flash loop); other shapes fall back to scalar.
+//            to scaled fp16, then the flash loop runs); other shapes fall back to scalar. The loop is
+//            attention_coopmat_nv_register_softmax (softmax on the score accumulators in registers) where the
+//            probed accumulator layout is one it handles (vk_coopmat_layout.h), else attention_coopmat_nv
+//            (scores through shared memory, no assumption). "coopmat_nv_shared_softmax" and
+//            "coopmat_nv_register_softmax_<config>" force one kernel and configuration.
 #include <algorithm>
 #include <array>
 
+#include "backend/vulkan/vk_coopmat_layout.h"
 #include "backend/vulkan/vk_op_checks.h"
 #include "backend/vulkan/vk_ops.h"
 
@@ -14,12 +19,45 @@ namespace {
 
 constexpr std::string_view kOp = "attention";
 constexpr const char* kScalar = "scalar";
-constexpr const char* kCoopmatNv = "coopmat_nv";
+constexpr std::string_view kCoopmatNv = "coopmat_nv";
+constexpr const char* kSharedSoftmax = "coopmat_nv_shared_softmax";
+constexpr std::string_view kRegisterSoftmaxPrefix = "coopmat_nv_register_softmax_";
 // attention_coopmat_nv.comp: head dim D, BR query rows per workgroup of 8 subgroups of 32, 46 KiB shared.
 constexpr int64_t kCoopmatHeadDim = 128;
 constexpr uint32_t kCoopmatQueryRows = 128;
 constexpr uint32_t kCoopmatSubgroup = 32;
 constexpr uint32_t kCoopmatShared = 47 * 1024;
+
+// Configurations of attention_coopmat_nv_register_softmax.comp (mirror QI_ATTENTION_REGISTER_SOFTMAX_CONFIGS
+// in shaders/shaders.cmake): 16 query rows per subgroup, bc keys per tile.
+struct RegisterSoftmaxConfig {
+  const char* name;
+  uint32_t subgroups, bc;
+  uint32_t query_rows() const { return subgroups * kRowsPerSubgroup; }
+  // Shared memory: the staged K and V tiles (fp16 rows of D padded by one 16-byte chunk), the tile's key
+  // scales and biases, and a 16-row fp32 output patch per subgroup (rows padded by 4 floats).
+  uint32_t shared_bytes() const {
+    constexpr uint32_t kChunkBytes = 16, kHalvesPerChunk = 8, kFloatBytes = 4, kPatchPad = 4;
+    const uint32_t row_chunks = uint32_t(kCoopmatHeadDim) / kHalvesPerChunk + 1;
+    return 2 * bc * row_chunks * kChunkBytes + 2 * bc * kFloatBytes +
+           subgroups * kRowsPerSubgroup * (kRowsPerSubgroup + kPatchPad) * kFloatBytes;
+  }
+  static constexpr uint32_t kRowsPerSubgroup = 16;
+};
+// Measured on an H100 (docs/performance.md, 2026-11-22), TFLOP/s at S4352 / S7145: br64_bc32 (4 subgroups,
+// 225 registers, two workgroups per SM) 97 / 106, br128_bc64 (8 subgroups, 245 registers) 94 / 107; 8
+// subgroups with 32-key tiles 90 / 103 and 4 with 64-key tiles 76 / 92 were dropped. The shared-softmax
+// kernel: 76 / 85.
+constexpr RegisterSoftmaxConfig kRegisterSoftmaxConfigs[] = {
+    {"br64_bc32", 4, 32},
+    {"br128_bc64", 8, 64},
+};
+// The automatic choice where the accumulator layout allows it.
+constexpr const RegisterSoftmaxConfig& kRegisterSoftmaxDefault = kRegisterSoftmaxConfigs[0];
+
+std::string register_softmax_variant(const RegisterSoftmaxConfig& c) {
+  return std::string(kRegisterSoftmaxPrefix) + c.name;
+}
 // attention_pack.comp modes (mirror MODE_* there).
 constexpr uint32_t kPackHeadMax = 0, kPackRow = 1, kPackHead = 2;
 
@@ -44,6 +82,8 @@ bool coopmat_nv_usable(const Context& ctx) {
   if (!c.nv_coopmat || !c.fp16 || !c.memory_model || c.subgroup_size != kCoopmatSubgroup ||
       c.max_shared_memory < kCoopmatShared)
     return false;
+  for (const RegisterSoftmaxConfig& r : kRegisterSoftmaxConfigs)
+    if (r.shared_bytes() > c.max_shared_memory) return false;
   if (!PipelineRegistry::has_shader("attention_coopmat_nv") || !PipelineRegistry::has_shader("attention_pack"))
     return false;
   return std::any_of(c.nv_coopmat_shapes.begin(), c.nv_coopmat_shapes.end(), [](const CoopMatShape& s) {
@@ -75,11 +115,34 @@ Packed pack_f16(Context& ctx, const Tensor& x, bool per_head) {
   return r;
 }
 
+// The register-softmax configuration that `variant` runs (the automatic "coopmat_nv" runs the default one where
+// the device has those kernels), or nullptr for attention_coopmat_nv.
+const RegisterSoftmaxConfig* register_softmax_config(const Context& ctx, const std::string& variant) {
+  if (variant == kCoopmatNv) {
+    const auto usable = ctx.variants().usable(kOp);
+    const bool available =
+        std::find(usable.begin(), usable.end(), register_softmax_variant(kRegisterSoftmaxDefault)) != usable.end();
+    return available ? &kRegisterSoftmaxDefault : nullptr;
+  }
+  for (const RegisterSoftmaxConfig& r : kRegisterSoftmaxConfigs)
+    if (variant == register_softmax_variant(r)) return &r;
+  return nullptr;
+}
+
 }  // namespace
 
 void register_attention_variants(Context& ctx) {
   std::vector<std::string> usable;
-  if (coopmat_nv_usable(ctx)) usable.push_back(kCoopmatNv);
+  if (coopmat_nv_usable(ctx)) {
+    usable.emplace_back(kCoopmatNv);
+    const bool all_compiled = std::all_of(std::begin(kRegisterSoftmaxConfigs), std::end(kRegisterSoftmaxConfigs),
+                                          [](const RegisterSoftmaxConfig& r) {
+                                            return PipelineRegistry::has_shader("attention_" + register_softmax_variant(r));
+                                          });
+    if (all_compiled && ctx.accumulator_layout())
+      for (const RegisterSoftmaxConfig& r : kRegisterSoftmaxConfigs) usable.push_back(register_softmax_variant(r));
+    usable.emplace_back(kSharedSoftmax);
+  }
   usable.push_back(kScalar);
   ctx.variants().add(std::string(kOp), usable);
 }
@@ -114,8 +177,13 @@ Tensor attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v
 
   Tensor result = ctx.alloc(q.shape(), DType::F32);
   if (result.numel() == 0) return result;
-  if (ctx.variants().selected(kOp) == kCoopmatNv && d == kCoopmatHeadDim && !args.causal && sk > 0) {
-    const uint64_t blocks = ceil_div(sq, kCoopmatQueryRows);
+  const std::string& variant = ctx.variants().selected(kOp);
+  if (variant.starts_with(kCoopmatNv) && d == kCoopmatHeadDim && !args.causal && sk > 0) {
+    const RegisterSoftmaxConfig* config = register_softmax_config(ctx, variant);
+    const std::string shader = config ? "attention_" + register_softmax_variant(*config) : "attention_coopmat_nv";
+    const uint32_t query_rows = config ? config->query_rows() : kCoopmatQueryRows;
+    const std::array<uint32_t, 2> layout = accumulator_layout_constants(ctx);
+    const uint64_t blocks = ceil_div(sq, query_rows);
     if (blocks > kMaxGridDim || hq > kMaxGridDim || batch > kMaxGridDim)
       fail(kOp, "too many query blocks for one dispatch: " + shapes(q, k, v));
     const Packed qp = pack_f16(ctx, q, false), kp = pack_f16(ctx, k, false), vp = pack_f16(ctx, v, true);
@@ -124,10 +192,11 @@ Tensor attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v
       float scale;
       uint32_t has_mask;
     } push{uint32_t(sq), uint32_t(sk), uint32_t(hq), uint32_t(hkv), args.scale, args.key_mask.defined() ? 1u : 0u};
-    ctx.dispatch(kOp, "attention_coopmat_nv",
+    ctx.dispatch(kOp, shader,
                  {in(qp.values), in(kp.values), in(vp.values), in(qp.inverse), in(kp.inverse), in(vp.inverse),
                   in(args.key_mask), out(result)},
-                 push, Grid{uint32_t(blocks), uint32_t(hq), uint32_t(batch)});
+                 push, Grid{uint32_t(blocks), uint32_t(hq), uint32_t(batch)},
+                 config ? std::span<const uint32_t>(layout) : std::span<const uint32_t>());
     return result;
   }
   const uint64_t row_blocks = ceil_div(sq, cls->query_rows);

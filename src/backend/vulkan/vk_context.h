@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -83,6 +84,14 @@ constexpr uint32_t kMaxGridDim = 65535;
 // g linear workgroups as a 2-D grid (x <= kMaxGridDim); throws if even that cannot hold them.
 Grid linear_grid(uint64_t groups);
 
+// Where a 16×16 fp32 NV cooperative-matrix accumulator keeps its components, within the family the register
+// kernels handle: component e of lane l holds row l/4 + 8·bit(e, row_half_bit), column 8·bit(e,
+// column_half_bit) + 2·(l mod 4) + bit(e, 0). Found on the device by vk_coopmat_layout.h's probe; the
+// register kernels take both bits as specialization constants 0 and 1.
+struct AccumulatorLayout {
+  uint32_t row_half_bit = 1, column_half_bit = 2;
+};
+
 class Context {
  public:
   // Creates the device, memory, pipelines and command stream. owner is the Backend its tensors report.
@@ -123,6 +132,9 @@ class Context {
   VariantTable& variants() { return variants_; }
   const VariantTable& variants() const { return variants_; }
   bool validation_enabled() const { return instance_->validation_enabled(); }
+  // The accumulator layout the probe found (none: no NV cooperative matrices, or a layout outside the family).
+  const std::optional<AccumulatorLayout>& accumulator_layout() const { return accumulator_layout_; }
+  void set_accumulator_layout(std::optional<AccumulatorLayout> l) { accumulator_layout_ = l; }
 
  private:
   Context() = default;
@@ -137,6 +149,7 @@ class Context {
   std::unique_ptr<CommandStream> stream_;
   Allocation dummy_;  // bound for absent optional inputs
   VariantTable variants_;
+  std::optional<AccumulatorLayout> accumulator_layout_;
   bool poison_ = false;
   uint64_t staged_since_wait_ = 0;  // staging bytes uploaded since the last full wait
 };
