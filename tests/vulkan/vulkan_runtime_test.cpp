@@ -17,6 +17,18 @@ namespace {
 
 class VulkanRuntime : public VulkanTest {};
 
+// A process may create and destroy many backends (a server, a test binary): on the NVIDIA driver the 31st
+// instance of a process failed with VK_ERROR_INCOMPATIBLE_DRIVER until the driver was kept loaded
+// (src/backend/vulkan/vk_driver_pinning.h). Lavapipe never had the problem; this guards the NVIDIA case.
+TEST_F(VulkanRuntime, ManyBackendsOneAfterAnotherInOneProcess) {
+  constexpr int kBackends = 40;  // past the 30 that exhausted the static TLS block
+  VulkanOptions o = test_vulkan_options();
+  for (int i = 0; i < kBackends; ++i) {
+    o.validation = i % 2 == 0;  // with the validation layer the loader loads the driver at other times
+    ASSERT_NO_THROW(make_vulkan_backend(o)) << "backend " << i;
+  }
+}
+
 TEST_F(VulkanRuntime, ListsDevicesAndSelectsByIndexAndName) {
   auto devices = list_vulkan_devices();
   ASSERT_FALSE(devices.empty());

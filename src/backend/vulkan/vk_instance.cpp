@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 
+#include "backend/vulkan/vk_driver_pinning.h"
 #include "backend/vulkan/vulkan_backend.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -74,6 +75,7 @@ bool validation_requested_by_env() {
 }
 
 Instance::Instance(bool validation) {
+  static const std::set<std::string> loaded_before_vulkan = vk::loaded_shared_objects();
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
   app.pApplicationName = "qwen-image-vk";
   app.pEngineName = "qwen-image-vk";
@@ -113,6 +115,10 @@ Instance::Instance(bool validation) {
   if (validation_features) info.pNext = &features;
 
   VkResult r = vkCreateInstance(&info, nullptr, &instance_);
+  // The driver the loader loaded stays loaded after this instance (vk_driver_pinning.h). Compared with what
+  // the process had before its first instance: the loader may hold the driver already (from the layer and
+  // extension queries above), which a snapshot taken here would count as "before".
+  vk::keep_loaded_since(loaded_before_vulkan);
   if (r == VK_ERROR_INCOMPATIBLE_DRIVER || r == VK_ERROR_INITIALIZATION_FAILED)
     throw RuntimeFailure(std::string("no Vulkan 1.3 driver found (vkCreateInstance: ") + result_name(r) +
                          "); install a Vulkan driver (Mesa lavapipe: apt-get install mesa-vulkan-drivers)");
