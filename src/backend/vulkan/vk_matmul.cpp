@@ -47,10 +47,15 @@ constexpr const CoopmatConfig* kCoopmatConfigs[] = {&kGeneral, &kDeepK, &kSmall}
 // matmul_coopmat_nv_<name>_<format>_k8 only, which every shape of the model is.
 constexpr const CoopmatConfig& kAnyK = kSmall;
 constexpr int64_t kPackAlign = 8;  // PACK_ALIGN in matmul_pack_rows.comp
-// Automatic choice: outputs of fewer 128×128 tiles than this run kSmall (on an H100's 132 SMs, one
-// workgroup of kGeneral per SM, a grid under ~2 waves leaves SMs idle); K ≥ kDeepKRatio · N runs kDeepK.
+// Automatic choice: K ≥ kDeepKRatio · N runs kDeepK from kDeepKMinRows rows on; otherwise outputs of fewer
+// 128×128 tiles than kSmallGridTiles run kSmall (on an H100's 132 SMs, one workgroup of kGeneral per SM, a
+// grid under ~2 waves leaves SMs idle); the rest kDeepK where K ≥ kDeepKRatio · N, else kGeneral.
 constexpr int64_t kSmallGridTiles = 264;
 constexpr int64_t kDeepKRatio = 2;
+// From this many rows kDeepK wins even on a small grid: 1024×3072×12288 (MLP down at 512²) ran in 0.79 ms
+// with it against 0.93 with kSmall (H100, 2026-11-22); fewer rows (the text stream) leave its 256-row tiles
+// mostly empty.
+constexpr int64_t kDeepKMinRows = 1024;
 
 std::string coopmat_variant(const CoopmatConfig& c) { return std::string(kCoopmatNv) + "_" + c.name; }
 
@@ -61,8 +66,10 @@ const CoopmatConfig* coopmat_config(std::string_view variant) {
 }
 
 const CoopmatConfig& choose_coopmat_config(int64_t rows, int64_t n, int64_t k) {
+  const bool deep_k = k >= kDeepKRatio * n;
+  if (deep_k && rows >= kDeepKMinRows) return kDeepK;
   if (ceil_div(rows, kGeneral.bm) * ceil_div(n, kGeneral.bn) < kSmallGridTiles) return kSmall;
-  return k >= kDeepKRatio * n ? kDeepK : kGeneral;
+  return deep_k ? kDeepK : kGeneral;
 }
 
 // matmul_gemv.comp: products of at most kGemvMaxRows rows (MAX_ROWS there) read each weight once; it needs
