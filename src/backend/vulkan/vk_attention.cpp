@@ -44,16 +44,20 @@ struct RegisterSoftmaxConfig {
   }
   static constexpr uint32_t kRowsPerSubgroup = 16;
 };
-// Measured on an H100 (docs/performance.md, 2026-11-22), TFLOP/s at S4352 / S7145: br64_bc32 (4 subgroups,
-// 225 registers, two workgroups per SM) 97 / 106, br128_bc64 (8 subgroups, 245 registers) 94 / 107; 8
-// subgroups with 32-key tiles 90 / 103 and 4 with 64-key tiles 76 / 92 were dropped. The shared-softmax
-// kernel: 76 / 85.
+// Measured on an H100 (docs/performance.md, 2026-11-22, three runs), TFLOP/s at S4352 / S7145: br64_bc32
+// (4 subgroups, 225 registers, two workgroups per SM) 96-98 / 104-106, br128_bc64 (8 subgroups, 245
+// registers) 93-95 / 107-109; dropped: 8 subgroups with 32-key tiles 90 / 103, 4 with 64-key tiles 76 / 92,
+// no prefetch 94 / 105, the score sum split in two chains 96 / 104. The shared-softmax kernel: 76 / 85.
 constexpr RegisterSoftmaxConfig kRegisterSoftmaxConfigs[] = {
     {"br64_bc32", 4, 32},
     {"br128_bc64", 8, 64},
 };
-// The automatic choice where the accumulator layout allows it.
-constexpr const RegisterSoftmaxConfig& kRegisterSoftmaxDefault = kRegisterSoftmaxConfigs[0];
+// The automatic choice where the accumulator layout allows it: br128_bc64 for grids of at least
+// kLargeGridWorkgroups of its workgroups (S7145 × 24 heads: 1344, about ten waves of one per SM on an
+// H100), br64_bc32 below (S4352: 816).
+constexpr const RegisterSoftmaxConfig& kRegisterSoftmaxSmallGrid = kRegisterSoftmaxConfigs[0];
+constexpr const RegisterSoftmaxConfig& kRegisterSoftmaxLargeGrid = kRegisterSoftmaxConfigs[1];
+constexpr uint64_t kLargeGridWorkgroups = 1024;
 
 std::string register_softmax_variant(const RegisterSoftmaxConfig& c) {
   return std::string(kRegisterSoftmaxPrefix) + c.name;
@@ -115,14 +119,18 @@ Packed pack_f16(Context& ctx, const Tensor& x, bool per_head) {
   return r;
 }
 
-// The register-softmax configuration that `variant` runs (the automatic "coopmat_nv" runs the default one where
-// the device has those kernels), or nullptr for attention_coopmat_nv.
-const RegisterSoftmaxConfig* register_softmax_config(const Context& ctx, const std::string& variant) {
+// The register-softmax configuration that `variant` runs for `heads` (batch × query heads) of sq query rows
+// (the automatic "coopmat_nv" picks one by grid size where the device has those kernels), or nullptr for
+// attention_coopmat_nv.
+const RegisterSoftmaxConfig* register_softmax_config(const Context& ctx, const std::string& variant, int64_t sq,
+                                                     int64_t heads) {
   if (variant == kCoopmatNv) {
     const auto usable = ctx.variants().usable(kOp);
     const bool available =
-        std::find(usable.begin(), usable.end(), register_softmax_variant(kRegisterSoftmaxDefault)) != usable.end();
-    return available ? &kRegisterSoftmaxDefault : nullptr;
+        std::find(usable.begin(), usable.end(), register_softmax_variant(kRegisterSoftmaxSmallGrid)) != usable.end();
+    if (!available) return nullptr;
+    const uint64_t large_grid = ceil_div(sq, kRegisterSoftmaxLargeGrid.query_rows()) * uint64_t(heads);
+    return large_grid >= kLargeGridWorkgroups ? &kRegisterSoftmaxLargeGrid : &kRegisterSoftmaxSmallGrid;
   }
   for (const RegisterSoftmaxConfig& r : kRegisterSoftmaxConfigs)
     if (variant == register_softmax_variant(r)) return &r;
@@ -179,7 +187,7 @@ Tensor attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v
   if (result.numel() == 0) return result;
   const std::string& variant = ctx.variants().selected(kOp);
   if (variant.starts_with(kCoopmatNv) && d == kCoopmatHeadDim && !args.causal && sk > 0) {
-    const RegisterSoftmaxConfig* config = register_softmax_config(ctx, variant);
+    const RegisterSoftmaxConfig* config = register_softmax_config(ctx, variant, sq, batch * hq);
     const std::string shader = config ? "attention_" + register_softmax_variant(*config) : "attention_coopmat_nv";
     const uint32_t query_rows = config ? config->query_rows() : kCoopmatQueryRows;
     const std::array<uint32_t, 2> layout = accumulator_layout_constants(ctx);
