@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -28,8 +29,9 @@ constexpr int64_t kImageTokens1328 = 6889;  // (1328/16)²
 constexpr int kDefaultRepeats = 10;
 constexpr int kWarmups = 2;
 // Before the first measurement the GPU runs work for this long, so its clocks have left their idle state
-// (on an H100 the first case ran at a quarter of its later rate without it).
-constexpr double kClockWarmupSeconds = 1.0;
+// (on an H100 the first case ran at a quarter of its later rate without it, and cases within the first ~4 s
+// after a one-second warm-up still ran 3-4x slow).
+constexpr double kClockWarmupSeconds = 5.0;
 
 struct Case {
   std::string op, shape;
@@ -42,6 +44,9 @@ struct Result {
   Case c;
   std::string variant;  // "" = the automatic choice
   double median_ms = 0;
+  // Where one run's device time went when the op recorded several timed parts (e.g. matmul and its
+  // activation packing): op name and median ms.
+  std::vector<std::pair<std::string, double>> parts;
 };
 
 // Ops whose every variant is timed (the others run their automatic choice).
@@ -81,6 +86,40 @@ double anchor_rate(const nlohmann::json& anchors, const std::string& key) {
   return 0;
 }
 
+struct GemmShape {
+  int64_t M, N, K;
+};
+
+// One timed GEMM y[M, N] = x[M, K] · w[N, K]ᵀ + bias (bf16 weights, as the model's).
+Case gemm_case(Backend& b, const GemmShape& s, const std::string& what, Activation act, std::mt19937& rng) {
+  Tensor x = random_tensor(b, {s.M, s.K}, rng), w = random_weight(b, {s.N, s.K}, rng);
+  Tensor bias = random_tensor(b, {s.N}, rng, 0.1f);
+  Case c;
+  c.op = "matmul";
+  c.anchor_key = std::to_string(s.M) + "x" + std::to_string(s.N) + "x" + std::to_string(s.K);
+  c.shape = what.empty() ? c.anchor_key : c.anchor_key + " " + what;
+  c.flops = 2.0 * double(s.M) * double(s.N) * double(s.K);
+  c.run = [&b, x, w, bias, act] { b.matmul(x, w, {.bias = bias, .act = act}); };
+  return c;
+}
+
+// "MxNxK[,MxNxK...]" (--matmul-shapes).
+std::vector<GemmShape> parse_gemm_shapes(const std::string& list) {
+  std::vector<GemmShape> shapes;
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t end = std::min(list.find(',', start), list.size());
+    const std::string item = list.substr(start, end - start);
+    long long m = 0, n = 0, k = 0;
+    char tail = 0;
+    if (std::sscanf(item.c_str(), "%lldx%lldx%lld%c", &m, &n, &k, &tail) != 3 || m <= 0 || n <= 0 || k <= 0)
+      throw UsageError("--matmul-shapes: '" + item + "' is not MxNxK with positive sizes");
+    shapes.push_back({m, n, k});
+    start = end + 1;
+  }
+  return shapes;
+}
+
 std::vector<Case> make_cases(Backend& b, bool small, std::mt19937& rng) {
   std::vector<Case> cases;
   const int64_t D = 3072, F = 12288, heads = 24, hd = 128;
@@ -97,15 +136,7 @@ std::vector<Case> make_cases(Backend& b, bool small, std::mt19937& rng) {
     };
     for (const G& g : {G{"qkv/out proj", dim, dim, Activation::None}, G{"mlp up (gelu)", ffn, dim, Activation::GeluTanh},
                        G{"mlp down", dim, ffn, Activation::None}}) {
-      Tensor x = random_tensor(b, {M, g.K}, rng), w = random_weight(b, {g.N, g.K}, rng);
-      Tensor bias = random_tensor(b, {g.N}, rng, 0.1f);
-      Case c;
-      c.op = "matmul";
-      c.shape = std::to_string(M) + "x" + std::to_string(g.N) + "x" + std::to_string(g.K) + " " + g.what;
-      c.flops = 2.0 * double(M) * double(g.N) * double(g.K);
-      c.anchor_key = std::to_string(M) + "x" + std::to_string(g.N) + "x" + std::to_string(g.K);
-      c.run = [&b, x, w, bias, act = g.act] { b.matmul(x, w, {.bias = bias, .act = act}); };
-      cases.push_back(c);
+      cases.push_back(gemm_case(b, {M, g.N, g.K}, g.what, g.act, rng));
     }
   }
   {  // The skinny modulation GEMM: one row against a 3072×18432 weight (bandwidth-bound).
@@ -180,36 +211,58 @@ std::vector<Case> make_cases(Backend& b, bool small, std::mt19937& rng) {
                        [&b, q, a] { b.attention(q, q, q, a); }});
     }
   }
+  // Device ceilings (e.g. the tensor cores' register-only multiply-add rate): the bound the kernels above
+  // are measured against.
+  for (const std::string& name : b.ceiling_kernels()) {
+    Case c;
+    c.op = "ceiling";
+    c.shape = name;
+    c.flops = b.run_ceiling_kernel(name);  // also a first run
+    c.run = [&b, name] { b.run_ceiling_kernel(name); };
+    cases.insert(cases.begin(), c);
+  }
   return cases;
 }
 
 }  // namespace
 
 int bench_kernels(const std::vector<std::string>& argv) {
-  cli::Args args(argv, {"--backend", "--device", "--threads", "--json", "--anchors", "--repeats", "--only"},
+  cli::Args args(argv, {"--backend", "--device", "--threads", "--json", "--anchors", "--repeats", "--only", "--matmul-shapes"},
                  {"--help", "--small"});
   if (args.has("--help")) {
     std::printf(
         "usage: qwen-image-vk bench kernels [--backend vulkan|cpu] [--device N] [--small] [--repeats N]\n"
-        "                                   [--only OP[,OP...]] [--anchors FILE] [--json FILE]\n\n"
+        "                                   [--only OP[,OP...]] [--matmul-shapes MxNxK[,...]] [--anchors FILE]\n"
+        "                                   [--json FILE]\n\n"
         "Times every op on the model's real shapes (GEMMs at the 512², 1024² and 1328² token counts, joint attention\n"
         "24 heads x 128, VAE convolutions at 1024²) with device timestamps: median of N runs after %d warm-ups.\n"
         "Prints TFLOP/s or GB/s and the ratio to the cuBLAS/SDPA figure of anchors.json for the same shape;\n"
         "matmul, attention and conv3d are timed once per shader variant the device has.\n"
         "--small uses tiny shapes (for CPU devices such as lavapipe, chosen automatically there).\n"
-        "--only times just the named ops (e.g. --only matmul,attention).\n",
+        "--only times just the named ops (e.g. --only matmul,attention; 'ceiling' names the device's ceiling kernels,\n"
+        "such as the tensor cores' register-only multiply-add rate).\n"
+        "--matmul-shapes times these GEMMs (x[M, K] times bf16 w[N, K] transposed, with bias) instead of the model's.\n",
         kWarmups);
     return 0;
   }
   auto backend = cli::make_backend(args, true);
   Backend& b = *backend;
-  const bool small = args.has("--small") || b.name().find("llvmpipe") != std::string::npos || b.name() == "cpu";
+  // A CPU device (the CPU backend, lavapipe) would take minutes per model-sized case, and has no clocks to ramp.
+  const bool cpu_device = cli::backend_memory_is_system_ram(b, args);
+  const bool small = args.has("--small") || cpu_device;
+  const double clock_warmup_seconds = cpu_device ? 0.0 : kClockWarmupSeconds;
   const int repeats = int(args.get_int("--repeats", 1, 1000).value_or(kDefaultRepeats));
   nlohmann::json anchors;
   if (std::ifstream in(args.get_or("--anchors", default_anchors().string())); in) anchors = nlohmann::json::parse(in, nullptr, false);
 
   std::mt19937 rng(12345);
   std::vector<Case> cases = make_cases(b, small, rng);
+  if (auto list = args.get("--matmul-shapes")) {
+    std::erase_if(cases, [](const Case& c) { return c.op == "matmul"; });
+    std::vector<Case> gemms;
+    for (const GemmShape& s : parse_gemm_shapes(*list)) gemms.push_back(gemm_case(b, s, "", Activation::None, rng));
+    cases.insert(cases.begin(), gemms.begin(), gemms.end());
+  }
   if (auto only = args.get("--only")) {
     const std::string list = "," + *only + ",";
     std::erase_if(cases, [&](const Case& c) { return list.find("," + c.op + ",") == std::string::npos; });
@@ -218,7 +271,7 @@ int bench_kernels(const std::vector<std::string>& argv) {
   b.flush();
   const auto warm_start = std::chrono::steady_clock::now();
   while (!cases.empty() && std::chrono::duration<double>(std::chrono::steady_clock::now() - warm_start).count() <
-                               kClockWarmupSeconds) {
+                               clock_warmup_seconds) {
     cases.front().run();
     b.flush();
   }
@@ -231,17 +284,24 @@ int bench_kernels(const std::vector<std::string>& argv) {
       for (int i = 0; i < kWarmups; ++i) c.run();
       b.flush();
       std::vector<double> ms;
+      std::map<std::string, std::vector<double>> part_ms;
       for (int r = 0; r < repeats; ++r) {
         b.set_profiling(false);
         b.set_profiling(true);  // restarts the accumulation
         c.run();
         b.flush();
         double total = 0;
-        for (const auto& t : b.op_timings()) total += t.total_ms;
+        for (const auto& t : b.op_timings()) {
+          total += t.total_ms;
+          part_ms[t.op].push_back(t.total_ms);
+        }
         ms.push_back(total);
       }
       b.set_profiling(false);
-      results.push_back({c, variant, median(ms)});
+      Result result{c, variant, median(ms), {}};
+      if (part_ms.size() > 1)
+        for (const auto& [op, v] : part_ms) result.parts.emplace_back(op, median(v));
+      results.push_back(result);
     }
     if (each) b.select_variant(c.op, "");
   }
@@ -257,8 +317,14 @@ int bench_kernels(const std::vector<std::string>& argv) {
     if (anchor > 0) std::snprintf(ratio, sizeof ratio, "%.3fx", tflops / anchor);
     const std::string label = r.variant.empty() ? r.c.op : r.c.op + "/" + r.variant;
     std::printf("%-32s %-34s %10.3f %12.2f %10.1f %12s\n", label.c_str(), r.c.shape.c_str(), r.median_ms, tflops, gbps, ratio);
+    nlohmann::json parts = nlohmann::json::object();
+    for (const auto& [op, ms] : r.parts) {
+      std::printf("%-32s %-34s %10.3f\n", ("  of which " + op).c_str(), "", ms);
+      parts[op] = ms;
+    }
     out.push_back({{"op", r.c.op}, {"variant", r.variant}, {"shape", r.c.shape}, {"median_ms", r.median_ms}, {"tflops", tflops}, {"gbps", gbps},
-                   {"anchor_key", r.c.anchor_key}, {"anchor_tflops", anchor}, {"ratio", anchor > 0 ? tflops / anchor : 0}});
+                   {"anchor_key", r.c.anchor_key}, {"anchor_tflops", anchor}, {"ratio", anchor > 0 ? tflops / anchor : 0},
+                   {"parts_ms", parts}});
   }
   if (auto path = args.get("--json")) {
     std::ofstream f(*path);

@@ -117,3 +117,20 @@ foreach(cfg ${QI_ATTENTION_REGISTER_SOFTMAX_CONFIGS})
   qi_shader(NAME attention_coopmat_nv_register_softmax_${name} SOURCE attention_coopmat_nv_register_softmax.comp
             DEFINES SUBGROUPS=${subgroups}u BC=${bc}u PREFETCH=${prefetch} REQUIRES GL_NV_cooperative_matrix)
 endforeach()
+
+# Benchmark kernels (bench kernels' "ceiling" lines, not model ops; vk_tensor_core_peak.cpp): the tensor-core
+# multiply-add rate with operands in registers (fp32 and fp16 accumulators), then fed from shared memory as the
+# GEMM's inner loop is, with 64×32 (4x2 fragments) and 64×64 (4x4) per subgroup, and with the GEMM's slice
+# barrier and staging stores added.
+foreach(bits 32 16)
+  qi_shader(NAME coopmat_mma_peak_f${bits}acc SOURCE coopmat_mma_peak.comp DEFINES ACC_BITS=${bits} FM=2u FN=4u
+            REQUIRES GL_NV_cooperative_matrix)
+endforeach()
+qi_shader(NAME coopmat_mma_peak_shared_4x2 SOURCE coopmat_mma_peak.comp
+          DEFINES ACC_BITS=32 FM=4u FN=2u FROM_SHARED=1 REQUIRES GL_NV_cooperative_matrix)
+qi_shader(NAME coopmat_mma_peak_shared_4x4 SOURCE coopmat_mma_peak.comp
+          DEFINES ACC_BITS=32 FM=4u FN=4u FROM_SHARED=1 REQUIRES GL_NV_cooperative_matrix)
+qi_shader(NAME coopmat_mma_peak_shared_4x2_barrier SOURCE coopmat_mma_peak.comp
+          DEFINES ACC_BITS=32 FM=4u FN=2u FROM_SHARED=1 SLICE_SYNC=1 REQUIRES GL_NV_cooperative_matrix)
+qi_shader(NAME coopmat_mma_peak_shared_4x2_staged SOURCE coopmat_mma_peak.comp
+          DEFINES ACC_BITS=32 FM=4u FN=2u FROM_SHARED=1 SLICE_SYNC=2 REQUIRES GL_NV_cooperative_matrix)

@@ -1,8 +1,15 @@
 #include "ops/backend.h"
 
 #include <stdexcept>
+#include <string>
+
+#include "core/error.h"
 
 namespace qi {
+
+double Backend::run_ceiling_kernel(std::string_view name) {
+  throw UsageError("backend " + this->name() + " has no ceiling kernel '" + std::string(name) + "'");
+}
 
 std::vector<float> Backend::to_host_f32(const Tensor& t) {
   std::vector<float> out(size_t(t.numel()));

@@ -113,6 +113,12 @@ class Backend {
   virtual std::vector<std::string> variants(std::string_view op) const = 0;
   virtual void select_variant(std::string_view op, std::string_view variant) = 0;
 
+  // Synthetic kernels that measure a ceiling of the device rather than compute an op (e.g. the tensor cores'
+  // multiply-add rate with every operand in registers); `bench kernels` times them like ops. Their names,
+  // and one recorded run of a named one, returning its FLOP count. None on backends without any.
+  virtual std::vector<std::string> ceiling_kernels() const { return {}; }
+  virtual double run_ceiling_kernel(std::string_view name);
+
   // ---- ops --------------------------------------------------------------------------------------------
   // y[..., N] = epilogue(x[..., K] · w[N, K]ᵀ).
   virtual Tensor matmul(const Tensor& x, const Tensor& w, const MatmulArgs& args = {}) = 0;

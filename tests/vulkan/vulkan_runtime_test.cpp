@@ -3,6 +3,7 @@
 // requires zero validation messages (the suite runs with QI_VALIDATION=1 and synchronization validation).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -212,6 +213,30 @@ TEST_F(VulkanRuntime, ProfilingReportsPerOpDeviceTime) {
       EXPECT_GE(t.total_ms, 0.0);
     }
   EXPECT_TRUE(saw_scale);
+}
+
+// The tensor-core ceiling kernels exist only where NV cooperative matrices do (not on lavapipe); asking for
+// one elsewhere is a usage error, not a crash. (On a GPU, bench kernels times them: docs/performance.md.)
+TEST_F(VulkanRuntime, CeilingKernelsOnlyWhereTheDeviceHasThem) {
+  auto be = make_vulkan_backend(test_vulkan_options());
+  const std::vector<std::string> names = be->ceiling_kernels();
+  // The same device features (NV cooperative matrices, 32-lane subgroups, 16×16×16 fp16 shapes) enable the
+  // tensor-core matmul.
+  const std::vector<std::string> matmul = be->variants("matmul");
+  const bool nv_coopmat = std::find(matmul.begin(), matmul.end(), "coopmat_nv") != matmul.end();
+  if (!nv_coopmat) {
+    EXPECT_TRUE(names.empty());
+    EXPECT_THROW(be->run_ceiling_kernel("tensor_core_registers_fp32_accumulate"), UsageError);
+  } else {
+    ASSERT_FALSE(names.empty());
+    be->set_profiling(true);
+    EXPECT_GT(be->run_ceiling_kernel(names.front()), 0.0);
+    be->flush();
+    bool timed = false;
+    for (const OpTiming& t : be->op_timings()) timed = timed || (t.op == names.front() && t.total_ms > 0);
+    EXPECT_TRUE(timed);
+  }
+  EXPECT_THROW(be->run_ceiling_kernel("no_such_kernel"), UsageError);
 }
 
 TEST_F(VulkanRuntime, DispatchBeyond65535WorkgroupsUsesA2DGrid) {

@@ -13,6 +13,8 @@ namespace qi::vk {
 namespace {
 
 constexpr std::string_view kOp = "matmul";
+// The activation-packing pass of the tensor-core variants, timed apart from the GEMM (op_timings).
+constexpr std::string_view kPackTiming = "matmul_pack";
 constexpr const char* kScalar = "scalar";
 constexpr std::string_view kCoopmatNv = "coopmat_nv";
 // Output tile of the scalar shader (BM × BN in matmul.comp).
@@ -193,7 +195,7 @@ Tensor matmul(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& 
     struct {
       uint32_t rows, k, seg;
     } pack_push{uint32_t(rows), uint32_t(k), seg};
-    ctx.dispatch(kOp, "matmul_pack_rows", {in(x), out(packed), out(row_scale)}, pack_push,
+    ctx.dispatch(kPackTiming, "matmul_pack_rows", {in(x), out(packed), out(row_scale)}, pack_push,
                  linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)));
     ctx.dispatch(kOp, shader,
                  {in(packed), in(w), in(args.bias), in(args.residual), in(args.gate), out(y), in(row_scale)}, push,

@@ -1,0 +1,49 @@
+// `bench kernels` through the real binary on the test machine's device (lavapipe in CI): chosen GEMM shapes
+// timed once per matmul variant with a JSON report, and its usage errors. (Rates on a CPU device mean
+// nothing; the GPU figures are in docs/performance.md.)
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_support.h"
+
+namespace qi::test {
+namespace {
+
+TEST(BenchKernels, TimesTheGivenGemmShapesOncePerVariant) {
+  ScratchDir dir;
+  const std::string json = (dir.path() / "kernels.json").string();
+  RunResult r = run_cli({"bench", "kernels", "--only", "matmul", "--matmul-shapes", "8x16x24,5x7x9", "--repeats",
+                         "1", "--json", json});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(json);
+  const nlohmann::json report = nlohmann::json::parse(in);
+  std::map<std::string, std::set<std::string>> variants_by_shape;
+  for (const auto& result : report.at("results")) {
+    EXPECT_EQ(result.at("op"), "matmul");
+    EXPECT_GT(result.at("median_ms").get<double>(), 0.0) << result.dump();
+    EXPECT_GT(result.at("tflops").get<double>(), 0.0) << result.dump();
+    variants_by_shape[result.at("shape").get<std::string>()].insert(result.at("variant").get<std::string>());
+  }
+  ASSERT_EQ(variants_by_shape.size(), 2u) << report.dump();
+  EXPECT_EQ(variants_by_shape["8x16x24"], variants_by_shape["5x7x9"]);
+  EXPECT_TRUE(variants_by_shape["8x16x24"].count("")) << "the automatic choice is timed too";
+}
+
+TEST(BenchKernels, RejectsMalformedShapesAndUnknownOps) {
+  for (const char* shapes : {"8x16", "8x16x0", "8x16x24,", "axbxc", "8x16x24x2"}) {
+    RunResult r = run_cli({"bench", "kernels", "--only", "matmul", "--matmul-shapes", shapes});
+    EXPECT_EQ(r.exit_code, 2) << shapes << ": " << r.err;
+    EXPECT_NE(r.err.find("--matmul-shapes"), std::string::npos) << r.err;
+  }
+  RunResult r = run_cli({"bench", "kernels", "--only", "no_such_op"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("names no op"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace qi::test
