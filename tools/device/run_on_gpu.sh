@@ -5,7 +5,8 @@
 # Carried: .gl/ (Debian .debs) and .device-final/ (binaries built here, fixtures, tokenizer).
 #   tools/device/run_on_gpu.sh [setup|tests|ops|generate|bench|bench-matmul]...   (default: tests generate bench)
 # setup only unpacks the loader (for commands of your own after it).
-# bench-matmul times only matmul and attention (every variant) and logs the driver's pipeline statistics.
+# bench-matmul times only matmul and attention (every variant) and the tensor-core ceiling kernels, and logs the
+# driver's pipeline statistics.
 set -uo pipefail
 CARRY=${CARRY:-.device-final}
 OUT=${OUT:-/tmp/out}
@@ -42,8 +43,8 @@ for step in $steps; do
       "$BIN/test_ops" --gtest_brief=1 >"$OUT/test_ops.log" 2>&1
       echo "test_ops exit $?"; grep -E "PASSED|FAILED" "$OUT/test_ops.log" | tail -8 ;;
     bench-matmul)
-      echo "== bench kernels --only matmul,attention (pipeline statistics in $OUT/pipeline_stats.log)"
-      QI_PIPELINE_STATS=1 QI_LOG=info "$BIN/qwen-image-vk" bench kernels --only matmul,attention --json "$OUT/bench_matmul.json" \
+      echo "== bench kernels --only matmul,attention,ceiling (pipeline statistics in $OUT/pipeline_stats.log)"
+      QI_PIPELINE_STATS=1 QI_LOG=info "$BIN/qwen-image-vk" bench kernels --only matmul,attention,ceiling --json "$OUT/bench_matmul.json" \
         --anchors "$QI_SHARED_DIR/reference/anchors.json" 2>"$OUT/pipeline_stats.log" | tee "$OUT/bench_matmul.log"
       grep -E "pipeline .*(matmul|attention)" "$OUT/pipeline_stats.log" | cut -c1-400 | head -40 ;;
     generate)
