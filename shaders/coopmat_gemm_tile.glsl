@@ -152,8 +152,11 @@ void gemm_run(uint rows, uint n, uint k_extent) {
       coopMatStoreNV(acc[i][j], epi, pbase, MMA, patch_column_major);
       subgroupMemoryBarrierShared();
       subgroupBarrier();
-      // A fixed trip count, unrolled, so that acc is only ever indexed by constants (see the top of the file).
-      [[unroll]] for (uint r = 0u; r < MMA * MMA / SUBGROUP; ++r) {
+      // acc is indexed by the unrolled i, j only; this loop reads the patch and stays rolled: unrolled, its
+      // 8 copies of the includer's store (with the matmul's bias, activation and residual code) per
+      // fragment tripled the kernel's code, and the epilogue ran at a fraction of the memory rate
+      // (docs/performance.md, "The epilogue").
+      [[dont_unroll]] for (uint r = 0u; r < MMA * MMA / SUBGROUP; ++r) {
         uint e = lane + r * SUBGROUP;
 #if defined(GEMM_STORE_LANES_ALONG_M)
         uint pr = e % MMA, pc = e / MMA;

@@ -34,6 +34,14 @@ layout(std430, binding = 6) readonly buffer RowScale { float row_scale[]; };
 layout(push_constant) uniform Params {
   uint rows, n, k, rows_per_item, act, flags, bias_dtype;
 } p;
+// The epilogue's flags, activation and bias format as specialization constants (the same values as the push
+// block's, set by vk_matmul.cpp): the driver drops the unused parts from each pipeline.
+layout(constant_id = 0) const uint SPEC_FLAGS = 0u;
+layout(constant_id = 1) const uint SPEC_ACT = 0u;
+layout(constant_id = 2) const uint SPEC_BIAS_DTYPE = 0u;
+#define EPILOGUE_FLAGS SPEC_FLAGS
+#define EPILOGUE_ACT SPEC_ACT
+#define EPILOGUE_BIAS_DTYPE SPEC_BIAS_DTYPE
 #include "weights.glsl"
 #include "matmul_epilogue.glsl"
 #include "coopmat_gemm_tile.glsl"

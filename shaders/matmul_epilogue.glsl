@@ -6,6 +6,14 @@
 #include "activations.glsl"
 #include "half_words.glsl"
 
+// The epilogue's choices: from the push block by default; an includer may define them first as
+// specialization constants, so the driver compiles only the parts in use (matmul_coopmat_nv.comp).
+#ifndef EPILOGUE_FLAGS
+#define EPILOGUE_FLAGS p.flags
+#define EPILOGUE_ACT p.act
+#define EPILOGUE_BIAS_DTYPE p.bias_dtype
+#endif
+
 // Mirrors the flag bits set in vk_matmul.cpp.
 const uint FLAG_BIAS = 1u;
 const uint FLAG_RESIDUAL = 2u;
@@ -14,12 +22,12 @@ const uint FLAG_GATE_PER_ITEM = 8u;  // gate is [B, N] (else [N])
 
 void store_output(uint row, uint col, float acc) {
   float v = acc;
-  if ((p.flags & FLAG_BIAS) != 0u) v += LOAD_ANY_FLOAT(bias_words, col, p.bias_dtype);
-  v = apply_activation(p.act, v);
+  if ((EPILOGUE_FLAGS & FLAG_BIAS) != 0u) v += LOAD_ANY_FLOAT(bias_words, col, EPILOGUE_BIAS_DTYPE);
+  v = apply_activation(EPILOGUE_ACT, v);
   uint i = row * p.n + col;
-  if ((p.flags & FLAG_RESIDUAL) != 0u) {
-    if ((p.flags & FLAG_GATE) != 0u) {
-      uint g = (p.flags & FLAG_GATE_PER_ITEM) != 0u ? (row / p.rows_per_item) * p.n + col : col;
+  if ((EPILOGUE_FLAGS & FLAG_RESIDUAL) != 0u) {
+    if ((EPILOGUE_FLAGS & FLAG_GATE) != 0u) {
+      uint g = (EPILOGUE_FLAGS & FLAG_GATE_PER_ITEM) != 0u ? (row / p.rows_per_item) * p.n + col : col;
       v *= gate[g];
     }
     v += residual[i];

@@ -4,6 +4,7 @@
 // matmul_scalar_<f32|f16|bf16>, matmul_coopmat_nv_<tile>_<f16|bf16>[_k8]. F32 weights
 // ask for fp32 arithmetic, so they always run the scalar kernel. Products of at most kGemvMaxRows
 // rows (the modulation vectors) run matmul_gemv_<format> whatever the variant: bandwidth-bound, fp32.
+#include <array>
 #include <algorithm>
 
 #include "backend/vulkan/vk_op_checks.h"
@@ -197,9 +198,12 @@ Tensor matmul(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& 
     } pack_push{uint32_t(rows), uint32_t(k), seg};
     ctx.dispatch(kPackTiming, "matmul_pack_rows", {in(x), out(packed), out(row_scale)}, pack_push,
                  linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)));
+    // The epilogue's choices as specialization constants too (SPEC_* in matmul_coopmat_nv.comp): a pipeline
+    // per combination the model uses, each without the code of the others.
+    const std::array<uint32_t, 3> epilogue_spec{push.flags, push.act, push.bias_dtype};
     ctx.dispatch(kOp, shader,
                  {in(packed), in(w), in(args.bias), in(args.residual), in(args.gate), out(y), in(row_scale)}, push,
-                 linear_grid(ceil_div(rows, cfg.bm) * ceil_div(n, cfg.bn)));
+                 linear_grid(ceil_div(rows, cfg.bm) * ceil_div(n, cfg.bn)), epilogue_spec);
     return y;
   }
   const std::string shader = "matmul_" + variant + "_" + weight_suffix(w.dtype());
