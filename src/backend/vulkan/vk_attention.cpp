@@ -26,6 +26,7 @@ constexpr std::string_view kRegisterSoftmaxPrefix = "coopmat_nv_register_softmax
 constexpr int64_t kCoopmatHeadDim = 128;
 constexpr uint32_t kCoopmatQueryRows = 128;
 constexpr uint32_t kCoopmatSubgroup = 32;
+constexpr uint32_t kCoopmatMma = 16;  // 16×16×16 fp16 cooperative matrices (MMA in the shaders)
 constexpr uint32_t kCoopmatShared = 47 * 1024;
 
 // Configurations of attention_coopmat_nv_register_softmax.comp (mirror QI_ATTENTION_REGISTER_SOFTMAX_CONFIGS
@@ -90,10 +91,7 @@ bool coopmat_nv_usable(const Context& ctx) {
     if (r.shared_bytes() > c.max_shared_memory) return false;
   if (!PipelineRegistry::has_shader("attention_coopmat_nv") || !PipelineRegistry::has_shader("attention_pack"))
     return false;
-  return std::any_of(c.nv_coopmat_shapes.begin(), c.nv_coopmat_shapes.end(), [](const CoopMatShape& s) {
-    return s.m == 16 && s.n == 16 && s.k == 16 && s.a_type == "f16" && s.b_type == "f16" && s.c_type == "f32" &&
-           s.result_type == "f32";
-  });
+  return c.has_nv_coopmat_shape(kCoopmatMma, kCoopmatMma, kCoopmatMma, "f16", "f32");
 }
 
 // x [B, S, H, D] as fp16 [B, H, S, D] times a power of two per row (or per head), with the inverses.

@@ -53,6 +53,14 @@ const char* device_type_name(VkPhysicalDeviceType type) {
   }
 }
 
+bool DeviceCaps::has_nv_coopmat_shape(uint32_t m, uint32_t n, uint32_t k, std::string_view operand,
+                                      std::string_view accumulator) const {
+  return std::any_of(nv_coopmat_shapes.begin(), nv_coopmat_shapes.end(), [&](const CoopMatShape& s) {
+    return s.m == m && s.n == n && s.k == k && s.a_type == operand && s.b_type == operand &&
+           s.c_type == accumulator && s.result_type == accumulator;
+  });
+}
+
 bool DeviceCaps::has_extension(const char* ext) const {
   return std::find(extensions.begin(), extensions.end(), ext) != extensions.end();
 }

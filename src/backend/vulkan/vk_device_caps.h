@@ -2,6 +2,7 @@
 // cooperative-matrix shapes. Queried without creating a logical device (also used by `devices`).
 #pragma once
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "backend/vulkan/vk_common.h"
@@ -59,6 +60,10 @@ struct DeviceCaps {
   MemoryTypeChoice memory_types;
 
   bool has_extension(const char* name) const;
+  // Whether VK_NV_cooperative_matrix offers m×n×k matrices with `operand`-typed A and B and an `accumulator`-
+  // typed C and result (type names as CoopMatShape's: "f16", "f32").
+  bool has_nv_coopmat_shape(uint32_t m, uint32_t n, uint32_t k, std::string_view operand,
+                            std::string_view accumulator) const;
   std::vector<std::string> extensions;
 };
 

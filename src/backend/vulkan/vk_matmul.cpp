@@ -4,8 +4,8 @@
 // matmul_scalar_<f32|f16|bf16>, matmul_coopmat_nv_<tile>_<f16|bf16>[_k8]. F32 weights
 // ask for fp32 arithmetic, so they always run the scalar kernel. Products of at most kGemvMaxRows
 // rows (the modulation vectors) run matmul_gemv_<format> whatever the variant: bandwidth-bound, fp32.
-#include <array>
 #include <algorithm>
+#include <array>
 
 #include "backend/vulkan/vk_op_checks.h"
 #include "backend/vulkan/vk_ops.h"
@@ -23,6 +23,7 @@ constexpr uint32_t kTileRows = 64, kTileCols = 64;
 
 // The coopmat_nv shaders need 16×16×16 fp16 products into fp32 and subgroups of 32 threads.
 constexpr uint32_t kCoopmatSubgroup = 32;
+constexpr uint32_t kCoopmatMma = 16;  // 16×16×16 fp16 cooperative matrices (MMA in the shaders)
 
 // Tile configurations of matmul_coopmat_nv.comp, one shader variant each (mirrors QI_COOPMAT_CONFIGS in
 // shaders/shaders.cmake): "coopmat_nv_<name>" runs that one; "coopmat_nv" picks one by shape. The activations
@@ -104,10 +105,7 @@ bool coopmat_nv_usable(const Context& ctx) {
   if (!PipelineRegistry::has_shader("matmul_" + coopmat_variant(kAnyK) + "_f16") ||
       !PipelineRegistry::has_shader("matmul_pack_rows"))
     return false;
-  return std::any_of(c.nv_coopmat_shapes.begin(), c.nv_coopmat_shapes.end(), [](const CoopMatShape& s) {
-    return s.m == 16 && s.n == 16 && s.k == 16 && s.a_type == "f16" && s.b_type == "f16" && s.c_type == "f32" &&
-           s.result_type == "f32";
-  });
+  return c.has_nv_coopmat_shape(kCoopmatMma, kCoopmatMma, kCoopmatMma, "f16", "f32");
 }
 
 struct Push {

@@ -3,7 +3,6 @@
 // what the GEMMs use, and fp16 ones), then with the operands fed from shared memory as the GEMM's inner loop
 // does (per-subgroup blocks of 64×32 and 64×64 outputs), then with the GEMM's per-slice barrier and staging
 // stores added. The ladder says where a tensor-core GEMM's time goes; `bench kernels` prints it.
-#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -41,11 +40,8 @@ constexpr PeakKernel kPeakKernels[] = {
 
 bool usable(const Context& ctx, const PeakKernel& k) {
   const DeviceCaps& c = ctx.caps();
-  if (!c.nv_coopmat || c.subgroup_size != kSubgroup || !PipelineRegistry::has_shader(k.shader)) return false;
-  return std::any_of(c.nv_coopmat_shapes.begin(), c.nv_coopmat_shapes.end(), [&](const CoopMatShape& s) {
-    return s.m == kMma && s.n == kMma && s.k == kMma && s.a_type == "f16" && s.b_type == "f16" &&
-           s.c_type == k.accumulator && s.result_type == k.accumulator;
-  });
+  return c.nv_coopmat && c.subgroup_size == kSubgroup && PipelineRegistry::has_shader(k.shader) &&
+         c.has_nv_coopmat_shape(kMma, kMma, kMma, "f16", k.accumulator);
 }
 
 }  // namespace
