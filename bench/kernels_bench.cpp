@@ -120,7 +120,15 @@ std::vector<GemmShape> parse_gemm_shapes(const std::string& list) {
   return shapes;
 }
 
-std::vector<Case> make_cases(Backend& b, bool small, std::mt19937& rng) {
+// What to build cases for: the ops --only names (every op when empty) and the GEMM shapes of
+// --matmul-shapes (the model's when empty). Only the chosen cases allocate their tensors.
+struct CaseChoice {
+  std::string only;  // ",op,op,", or "" for every op
+  std::vector<GemmShape> gemm_shapes;
+  bool wants(const std::string& op) const { return only.empty() || only.find("," + op + ",") != std::string::npos; }
+};
+
+std::vector<Case> make_cases(Backend& b, bool small, const CaseChoice& choice, std::mt19937& rng) {
   std::vector<Case> cases;
   const int64_t D = 3072, F = 12288, heads = 24, hd = 128;
   const std::vector<int64_t> token_counts = small ? std::vector<int64_t>{64} : std::vector<int64_t>{kImageTokens1024, kImageTokens1328};
@@ -128,18 +136,19 @@ std::vector<Case> make_cases(Backend& b, bool small, std::mt19937& rng) {
 
   const std::vector<int64_t> gemm_token_counts =
       small ? token_counts : std::vector<int64_t>{kImageTokens512, kImageTokens1024, kImageTokens1328};
-  for (int64_t M : gemm_token_counts) {
+  if (choice.wants("matmul") && !choice.gemm_shapes.empty()) {
+    for (const GemmShape& s : choice.gemm_shapes) cases.push_back(gemm_case(b, s, "", Activation::None, rng));
+  } else if (choice.wants("matmul")) {
     struct G {
       const char* what;
       int64_t N, K;
       Activation act;
     };
-    for (const G& g : {G{"qkv/out proj", dim, dim, Activation::None}, G{"mlp up (gelu)", ffn, dim, Activation::GeluTanh},
-                       G{"mlp down", dim, ffn, Activation::None}}) {
-      cases.push_back(gemm_case(b, {M, g.N, g.K}, g.what, g.act, rng));
-    }
-  }
-  {  // The skinny modulation GEMM: one row against a 3072×18432 weight (bandwidth-bound).
+    for (int64_t M : gemm_token_counts)
+      for (const G& g : {G{"qkv/out proj", dim, dim, Activation::None}, G{"mlp up (gelu)", ffn, dim, Activation::GeluTanh},
+                         G{"mlp down", dim, ffn, Activation::None}})
+        cases.push_back(gemm_case(b, {M, g.N, g.K}, g.what, g.act, rng));
+    // The skinny modulation GEMM: one row against a 3072×18432 weight (bandwidth-bound).
     const int64_t N = 6 * dim;
     Tensor x = random_tensor(b, {1, dim}, rng), w = random_weight(b, {N, dim}, rng);
     Case c;
@@ -150,7 +159,7 @@ std::vector<Case> make_cases(Backend& b, bool small, std::mt19937& rng) {
     c.run = [&b, x, w] { b.matmul(x, w); };
     cases.push_back(c);
   }
-  for (int64_t M : token_counts) {
+  for (int64_t M : choice.wants("attention") ? token_counts : std::vector<int64_t>{}) {
     const int64_t S = M + (small ? 16 : kAnchorTextTokens), H = small ? 4 : heads;
     Tensor q = random_tensor(b, {1, S, H, hd}, rng), k = random_tensor(b, {1, S, H, hd}, rng),
            v = random_tensor(b, {1, S, H, hd}, rng);
@@ -164,7 +173,9 @@ std::vector<Case> make_cases(Backend& b, bool small, std::mt19937& rng) {
     c.run = [&b, q, k, v, a] { b.attention(q, k, v, a); };
     cases.push_back(c);
   }
-  {  // Row-wise memory-bound ops on the image stream.
+  const char* const row_ops[] = {"layer_norm_modulate", "rms_norm", "rope", "unary gelu", "binary add"};
+  if (std::any_of(std::begin(row_ops), std::end(row_ops), [&](const char* op) { return choice.wants(op); })) {
+    // Row-wise memory-bound ops on the image stream.
     const int64_t M = token_counts.back();
     Tensor x = random_tensor(b, {M, dim}, rng), shift = random_tensor(b, {1, dim}, rng), scale = random_tensor(b, {1, dim}, rng);
     Tensor w = random_tensor(b, {hd}, rng);
@@ -184,7 +195,7 @@ std::vector<Case> make_cases(Backend& b, bool small, std::mt19937& rng) {
     cases.push_back({"binary add", std::to_string(M) + "x" + std::to_string(dim), 0, 3 * row_bytes, "",
                      [&b, x] { b.binary(x, x, BinaryOp::Add); }});
   }
-  {  // VAE decoder convolutions at 1024² (single frame: 3×3 kernels with the last temporal tap).
+  if (choice.wants("conv3d")) {  // VAE decoder convolutions at 1024² (single frame: 3×3 kernels, last temporal tap).
     struct V {
       int64_t C_in, C_out, side;
     };
@@ -202,25 +213,26 @@ std::vector<Case> make_cases(Backend& b, bool small, std::mt19937& rng) {
       c.run = [&b, x, w, bias, a] { b.conv3d(x, w, bias, a); };
       cases.push_back(c);
     }
-    if (!small) {  // VAE mid-block attention: one head of 384 over 128² pixels.
-      const int64_t P = 128 * 128, C = 384;
-      Tensor q = random_tensor(b, {1, P, 1, C}, rng);
-      AttentionArgs a;
-      a.scale = float(1.0 / std::sqrt(double(C)));
-      cases.push_back({"attention", "VAE mid S16384 heads1 d384", 4.0 * double(P) * double(P) * double(C), 0, "",
-                       [&b, q, a] { b.attention(q, q, q, a); }});
-    }
+  }
+  if (choice.wants("attention") && !small) {  // VAE mid-block attention: one head of 384 over 128² pixels.
+    const int64_t P = 128 * 128, C = 384;
+    Tensor q = random_tensor(b, {1, P, 1, C}, rng);
+    AttentionArgs a;
+    a.scale = float(1.0 / std::sqrt(double(C)));
+    cases.push_back({"attention", "VAE mid S16384 heads1 d384", 4.0 * double(P) * double(P) * double(C), 0, "",
+                     [&b, q, a] { b.attention(q, q, q, a); }});
   }
   // Device ceilings (e.g. the tensor cores' register-only multiply-add rate): the bound the kernels above
   // are measured against.
-  for (const std::string& name : b.ceiling_kernels()) {
+  for (const Backend::CeilingKernel& k : choice.wants("ceiling") ? b.ceiling_kernels() : std::vector<Backend::CeilingKernel>{}) {
     Case c;
     c.op = "ceiling";
-    c.shape = name;
-    c.flops = b.run_ceiling_kernel(name);  // also a first run
-    c.run = [&b, name] { b.run_ceiling_kernel(name); };
+    c.shape = k.name;
+    c.flops = k.flops;
+    c.run = [&b, name = k.name] { b.run_ceiling_kernel(name); };
     cases.insert(cases.begin(), c);
   }
+  std::erase_if(cases, [&](const Case& c) { return !choice.wants(c.op); });  // the row-wise group is built whole
   return cases;
 }
 
@@ -256,18 +268,11 @@ int bench_kernels(const std::vector<std::string>& argv) {
   if (std::ifstream in(args.get_or("--anchors", default_anchors().string())); in) anchors = nlohmann::json::parse(in, nullptr, false);
 
   std::mt19937 rng(12345);
-  std::vector<Case> cases = make_cases(b, small, rng);
-  if (auto list = args.get("--matmul-shapes")) {
-    std::erase_if(cases, [](const Case& c) { return c.op == "matmul"; });
-    std::vector<Case> gemms;
-    for (const GemmShape& s : parse_gemm_shapes(*list)) gemms.push_back(gemm_case(b, s, "", Activation::None, rng));
-    cases.insert(cases.begin(), gemms.begin(), gemms.end());
-  }
-  if (auto only = args.get("--only")) {
-    const std::string list = "," + *only + ",";
-    std::erase_if(cases, [&](const Case& c) { return list.find("," + c.op + ",") == std::string::npos; });
-    if (cases.empty()) throw UsageError("--only " + *only + " names no op of this benchmark");
-  }
+  CaseChoice choice;
+  if (auto only = args.get("--only")) choice.only = "," + *only + ",";
+  if (auto list = args.get("--matmul-shapes")) choice.gemm_shapes = parse_gemm_shapes(*list);
+  std::vector<Case> cases = make_cases(b, small, choice, rng);
+  if (cases.empty()) throw UsageError("--only " + args.get_or("--only", "") + " names no op of this benchmark");
   b.flush();
   const auto warm_start = std::chrono::steady_clock::now();
   while (!cases.empty() && std::chrono::duration<double>(std::chrono::steady_clock::now() - warm_start).count() <

@@ -7,7 +7,7 @@
 
 namespace qi {
 
-double Backend::run_ceiling_kernel(std::string_view name) {
+void Backend::run_ceiling_kernel(std::string_view name) {
   throw UsageError("backend " + this->name() + " has no ceiling kernel '" + std::string(name) + "'");
 }
 

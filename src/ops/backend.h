@@ -114,10 +114,14 @@ class Backend {
   virtual void select_variant(std::string_view op, std::string_view variant) = 0;
 
   // Synthetic kernels that measure a ceiling of the device rather than compute an op (e.g. the tensor cores'
-  // multiply-add rate with every operand in registers); `bench kernels` times them like ops. Their names,
-  // and one recorded run of a named one, returning its FLOP count. None on backends without any.
-  virtual std::vector<std::string> ceiling_kernels() const { return {}; }
-  virtual double run_ceiling_kernel(std::string_view name);
+  // multiply-add rate with every operand in registers); `bench kernels` times them like ops. Each with the
+  // FLOPs of one run; run_ceiling_kernel records one run of a named one. None on backends without any.
+  struct CeilingKernel {
+    std::string name;
+    double flops = 0;
+  };
+  virtual std::vector<CeilingKernel> ceiling_kernels() const { return {}; }
+  virtual void run_ceiling_kernel(std::string_view name);
 
   // ---- ops --------------------------------------------------------------------------------------------
   // y[..., N] = epilogue(x[..., K] · w[N, K]ᵀ).

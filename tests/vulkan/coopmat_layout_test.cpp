@@ -96,7 +96,9 @@ TEST_F(CoopmatLayoutOnDevice, RegisterKernelsFollowTheProbe) {
   vk::register_variants(*ctx);
   const auto layout = vk::probe_accumulator_layout(*ctx);
   EXPECT_EQ(layout.has_value(), ctx->accumulator_layout().has_value());
-  if (!ctx->caps().nv_coopmat) EXPECT_FALSE(layout.has_value());
+  if (!ctx->caps().nv_coopmat) {
+    EXPECT_FALSE(layout.has_value());
+  }
   const auto usable = ctx->variants().usable("attention");
   const auto register_variants = std::count_if(usable.begin(), usable.end(), [](const std::string& v) {
     return v.starts_with("coopmat_nv_register_softmax_");

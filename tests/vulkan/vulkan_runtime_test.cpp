@@ -219,21 +219,22 @@ TEST_F(VulkanRuntime, ProfilingReportsPerOpDeviceTime) {
 // one elsewhere is a usage error, not a crash. (On a GPU, bench kernels times them: docs/performance.md.)
 TEST_F(VulkanRuntime, CeilingKernelsOnlyWhereTheDeviceHasThem) {
   auto be = make_vulkan_backend(test_vulkan_options());
-  const std::vector<std::string> names = be->ceiling_kernels();
+  const std::vector<Backend::CeilingKernel> kernels = be->ceiling_kernels();
   // The same device features (NV cooperative matrices, 32-lane subgroups, 16×16×16 fp16 shapes) enable the
   // tensor-core matmul.
   const std::vector<std::string> matmul = be->variants("matmul");
   const bool nv_coopmat = std::find(matmul.begin(), matmul.end(), "coopmat_nv") != matmul.end();
   if (!nv_coopmat) {
-    EXPECT_TRUE(names.empty());
+    EXPECT_TRUE(kernels.empty());
     EXPECT_THROW(be->run_ceiling_kernel("tensor_core_registers_fp32_accumulate"), UsageError);
   } else {
-    ASSERT_FALSE(names.empty());
+    ASSERT_FALSE(kernels.empty());
+    for (const Backend::CeilingKernel& k : kernels) EXPECT_GT(k.flops, 0.0) << k.name;
     be->set_profiling(true);
-    EXPECT_GT(be->run_ceiling_kernel(names.front()), 0.0);
+    be->run_ceiling_kernel(kernels.front().name);
     be->flush();
     bool timed = false;
-    for (const OpTiming& t : be->op_timings()) timed = timed || (t.op == names.front() && t.total_ms > 0);
+    for (const OpTiming& t : be->op_timings()) timed = timed || (t.op == kernels.front().name && t.total_ms > 0);
     EXPECT_TRUE(timed);
   }
   EXPECT_THROW(be->run_ceiling_kernel("no_such_kernel"), UsageError);

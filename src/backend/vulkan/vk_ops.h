@@ -18,8 +18,8 @@ void register_conv3d_variants(Context& ctx);
 DType bf16_weight_storage(const Context& ctx);
 
 // Ceiling kernels (Backend::ceiling_kernels, vk_tensor_core_peak.cpp): the register-only tensor-core rates.
-std::vector<std::string> ceiling_kernels(const Context& ctx);
-double run_ceiling_kernel(Context& ctx, std::string_view name);
+std::vector<Backend::CeilingKernel> ceiling_kernels(const Context& ctx);
+void run_ceiling_kernel(Context& ctx, std::string_view name);
 
 Tensor matmul(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& args);
 Tensor attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionArgs& args);

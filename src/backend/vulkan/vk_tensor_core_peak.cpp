@@ -38,6 +38,13 @@ constexpr PeakKernel kPeakKernels[] = {
     {"tensor_core_shared_fed_64x32_staged", "coopmat_mma_peak_shared_4x2_staged", "f32", 8},
 };
 
+constexpr uint32_t kPeakSubgroups = kPeakWorkgroups * (kPeakWorkgroupThreads / kSubgroup);
+
+// FLOPs of one dispatch: every subgroup does `chains` 16×16×16 multiply-adds per round.
+double peak_flops(const PeakKernel& k) {
+  return 2.0 * double(kMma) * kMma * kMma * k.chains * kPeakIterations * double(kPeakSubgroups);
+}
+
 bool usable(const Context& ctx, const PeakKernel& k) {
   const DeviceCaps& c = ctx.caps();
   return c.nv_coopmat && c.subgroup_size == kSubgroup && PipelineRegistry::has_shader(k.shader) &&
@@ -46,27 +53,26 @@ bool usable(const Context& ctx, const PeakKernel& k) {
 
 }  // namespace
 
-std::vector<std::string> ceiling_kernels(const Context& ctx) {
-  std::vector<std::string> names;
+std::vector<Backend::CeilingKernel> ceiling_kernels(const Context& ctx) {
+  std::vector<Backend::CeilingKernel> kernels;
   for (const PeakKernel& k : kPeakKernels)
-    if (usable(ctx, k)) names.emplace_back(k.name);
-  return names;
+    if (usable(ctx, k)) kernels.push_back({k.name, peak_flops(k)});
+  return kernels;
 }
 
-double run_ceiling_kernel(Context& ctx, std::string_view name) {
+void run_ceiling_kernel(Context& ctx, std::string_view name) {
   for (const PeakKernel& k : kPeakKernels) {
     if (name != k.name) continue;
     if (!usable(ctx, k)) throw UsageError(std::string("ceiling kernel ") + k.name + " is not available on this device");
     Tensor operands = ctx.alloc({int64_t(kMma * kMma)}, DType::F16);
     const std::vector<uint16_t> values(kMma * kMma, f32_to_f16(kOperandValue));
     ctx.upload(operands, values.data(), values.size() * sizeof(uint16_t));
-    const uint32_t subgroups = kPeakWorkgroups * (kPeakWorkgroupThreads / kSubgroup);
-    Tensor sums = ctx.alloc({int64_t(subgroups)}, DType::F32);
+    Tensor sums = ctx.alloc({int64_t(kPeakSubgroups)}, DType::F32);
     struct Push {
       uint32_t iterations;
     } push{kPeakIterations};
     ctx.dispatch(k.name, k.shader, {in(operands), out(sums)}, push, linear_grid(kPeakWorkgroups));
-    return 2.0 * double(kMma) * kMma * kMma * k.chains * kPeakIterations * double(subgroups);
+    return;
   }
   throw UsageError("no ceiling kernel named '" + std::string(name) + "'");
 }

@@ -104,8 +104,8 @@ class VulkanBackend final : public Backend {
   void select_variant(std::string_view op, std::string_view variant) override {
     ctx_->variants().select(op, variant);
   }
-  std::vector<std::string> ceiling_kernels() const override { return vk::ceiling_kernels(*ctx_); }
-  double run_ceiling_kernel(std::string_view name) override { return vk::run_ceiling_kernel(*ctx_, name); }
+  std::vector<CeilingKernel> ceiling_kernels() const override { return vk::ceiling_kernels(*ctx_); }
+  void run_ceiling_kernel(std::string_view name) override { vk::run_ceiling_kernel(*ctx_, name); }
 
   // ---- ops --------------------------------------------------------------------------------------------
   Tensor matmul(const Tensor& x, const Tensor& w, const MatmulArgs& args) override {
