@@ -1,5 +1,7 @@
 // Data movement: concat, slice, transpose (any dtype, raw 1/2/4-byte elements packed in words), nearest 2×
 // upsampling and the 2×2 latent patch packing of spec §2.4.
+#include <algorithm>
+#include <initializer_list>
 #include <string>
 
 #include "backend/vulkan/vk_op_checks.h"
@@ -33,6 +35,14 @@ Grid word_grid(int64_t n_out, DType t) {
   return linear_grid(ceil_div(words, kWorkgroup));
 }
 
+// Whether the *_vec4 layout shaders apply: 32-bit elements and every row length and offset a multiple of the
+// 4 elements of a 16-byte move.
+bool vec4_rows(DType t, std::initializer_list<uint32_t> lengths) {
+  constexpr uint32_t kElementsPerQuad = 4;
+  if (dtype_size(t) != sizeof(uint32_t)) return false;
+  return std::all_of(lengths.begin(), lengths.end(), [](uint32_t n) { return n % kElementsPerQuad == 0; });
+}
+
 }  // namespace
 
 Tensor concat(Context& ctx, const Tensor& a, const Tensor& b, int axis) {
@@ -50,7 +60,10 @@ Tensor concat(Context& ctx, const Tensor& a, const Tensor& b, int axis) {
   struct {
     uint32_t n_out, a_row, b_row, elem_shift;
   } push{uint32_t(y.numel()), uint32_t(a.numel() / outer), uint32_t(b.numel() / outer), element_shift(a.dtype())};
-  ctx.dispatch(op, "concat", {in(a), in(b), out(y)}, push, word_grid(y.numel(), y.dtype()));
+  if (vec4_rows(y.dtype(), {push.a_row, push.b_row}))
+    ctx.dispatch(op, "concat_vec4", {in(a), in(b), out(y)}, push, linear_grid(ceil_div(uint64_t(y.numel()) / 4, kWorkgroup)));
+  else
+    ctx.dispatch(op, "concat", {in(a), in(b), out(y)}, push, word_grid(y.numel(), y.dtype()));
   return y;
 }
 
@@ -71,7 +84,10 @@ Tensor slice(Context& ctx, const Tensor& x, int axis, int64_t start, int64_t len
     uint32_t n_out, in_row, out_row, offset, elem_shift;
   } push{uint32_t(y.numel()), uint32_t(x.numel() / outer), uint32_t(length * inner), uint32_t(start * inner),
          element_shift(x.dtype())};
-  ctx.dispatch(op, "slice", {in(x), out(y)}, push, word_grid(y.numel(), y.dtype()));
+  if (vec4_rows(y.dtype(), {push.in_row, push.out_row, push.offset}))
+    ctx.dispatch(op, "slice_vec4", {in(x), out(y)}, push, linear_grid(ceil_div(uint64_t(y.numel()) / 4, kWorkgroup)));
+  else
+    ctx.dispatch(op, "slice", {in(x), out(y)}, push, word_grid(y.numel(), y.dtype()));
   return y;
 }
 
