@@ -21,6 +21,12 @@ qi_shader(NAME timestep_embedding SOURCE timestep_embedding.comp)
 qi_shader(NAME to_rgb8 SOURCE to_rgb8.comp)
 qi_shader(NAME guided_euler_step SOURCE guided_euler_step.comp)
 
+# The row reductions (segment_reduce.glsl) once more with subgroup operations: "<name>_subgroup", run where
+# the device has subgroup arithmetic and shuffles in compute shaders (row_reduce_shader in vk_op_checks.cpp).
+foreach(n rms_norm layer_norm_modulate guided_euler_step matmul_pack_rows attention_pack)
+  qi_shader(NAME ${n}_subgroup SOURCE ${n}.comp DEFINES SEGMENT_SUBGROUP=1)
+endforeach()
+
 # matmul: scalar tiled GEMM per weight format, and the bandwidth-bound kernel for few rows (every variant).
 foreach(w f32 f16 bf16)
   string(TOUPPER ${w} W)

@@ -151,6 +151,10 @@ std::vector<ParityCase> matmul_cases() {
       matmul_case({{8, 3072}, 12288, DType::BF16, true, A::GeluTanh}),                 // real: FFN up
       matmul_case({{13, 257}, 31, DType::F32, true, A::None, false, Gate::None, kHuge}),
       matmul_case({{1, 16, 3072}, 64, DType::BF16, true, A::None, true, Gate::Flat, kHuge}),  // real: proj_out
+      // The tensor-core variants' activation packing: K = 12288 (FFN down) read once into registers, and K past
+      // what the registers hold (16384 at 256 threads per row) read twice.
+      matmul_case({{24, 12288}, 40, DType::F16, false, A::None, false, Gate::None, kHuge}),
+      matmul_case({{16, 16400}, 24, DType::BF16, true, A::None, false, Gate::None, kHuge}),
   };
 }
 
@@ -466,7 +470,8 @@ const std::map<std::string, std::vector<ParityCase>>& parity_cases() {
         rms_norm_case({7, 3584}, true, DType::F32)}},        // real: txt_norm
       {"layer_norm_modulate",
        {layer_norm_case({2, 9, 33}, {2, 33}), layer_norm_case({5, 40}, {40}), layer_norm_case({3, 1, 7}, {3, 7}),
-        layer_norm_case({37, 3072}, {1, 3072})}},  // real: block norm
+        layer_norm_case({37, 3072}, {1, 3072}),  // real: block norm
+        layer_norm_case({3, 8200}, {8200})}},     // rows longer than the Vulkan kernel holds in registers
       {"channel_rms_norm",
        {channel_norm_case({4, 1, 5, 3}, {4}, DType::F32), channel_norm_case({96, 2, 7, 9}, {96, 1, 1, 1}, DType::BF16),
         channel_norm_case({384, 1, 8, 8}, {384, 1, 1, 1}, DType::BF16)}},  // real: VAE mid block

@@ -103,6 +103,7 @@ Packed pack_f16(Context& ctx, const Tensor& x, bool per_head) {
   Packed r{ctx.alloc({b, h, s, d}, DType::F16), ctx.alloc({b, h, s}, DType::F32)};
   Tensor head_max = ctx.alloc({b, h}, DType::F32);
   const uint32_t seg = threads_per_row(d);
+  const std::string shader = row_reduce_shader(ctx, "attention_pack");
   const Grid grid = linear_grid(ceil_div(uint64_t(b * s * h), kRowReduceWorkgroup / seg));
   struct {
     uint32_t b, s, h, d, seg, mode;
@@ -110,10 +111,10 @@ Packed pack_f16(Context& ctx, const Tensor& x, bool per_head) {
   if (per_head) {
     ctx.fill(head_max, 0u, kOp);
     push.mode = kPackHeadMax;
-    ctx.dispatch(kOp, "attention_pack", {in(x), out(r.values), out(r.inverse), inout(head_max)}, push, grid);
+    ctx.dispatch(kOp, shader, {in(x), out(r.values), out(r.inverse), inout(head_max)}, push, grid);
     push.mode = kPackHead;
   }
-  ctx.dispatch(kOp, "attention_pack", {in(x), out(r.values), out(r.inverse), inout(head_max)}, push, grid);
+  ctx.dispatch(kOp, shader, {in(x), out(r.values), out(r.inverse), inout(head_max)}, push, grid);
   return r;
 }
 

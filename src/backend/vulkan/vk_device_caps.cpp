@@ -1,6 +1,7 @@
 #include "backend/vulkan/vk_device_caps.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace qi::vk {
@@ -98,6 +99,12 @@ DeviceCaps query_device_caps(VkInstance instance, VkPhysicalDevice physical) {
   c.subgroup_size = subgroup.subgroupSize;
   c.subgroup_arithmetic = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                           (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+  c.subgroup_shuffle = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                       (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+  const char* reduce_env = std::getenv(kSubgroupReduceEnvVar);
+  const bool reduce_off = reduce_env && std::string_view(reduce_env) == "0";
+  const bool size_ok = c.subgroup_size > 0 && (c.subgroup_size & (c.subgroup_size - 1)) == 0;
+  c.subgroup_reduce = c.subgroup_arithmetic && c.subgroup_shuffle && size_ok && !reduce_off;
 
   VkPhysicalDeviceMaintenance3Properties m3{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
   VkPhysicalDeviceProperties2 p3{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};

@@ -25,6 +25,10 @@ struct MemoryTypeChoice {
   int readback = -1;       // HOST_VISIBLE|HOST_COHERENT, HOST_CACHED when available, for downloads
 };
 
+// Environment variable that, set to 0, keeps the row reductions off subgroup operations (DeviceCaps::
+// subgroup_reduce): for comparing the two paths and for drivers whose subgroup operations misbehave.
+inline constexpr const char* kSubgroupReduceEnvVar = "QI_SUBGROUP_REDUCE";
+
 struct DeviceCaps {
   VkPhysicalDevice physical = VK_NULL_HANDLE;
   VkPhysicalDeviceProperties props{};
@@ -49,6 +53,11 @@ struct DeviceCaps {
   bool int8 = false;             // shaderInt8
   bool storage8 = false;         // storageBuffer8BitAccess
   bool subgroup_arithmetic = false;
+  bool subgroup_shuffle = false;
+  // The row reductions may use subgroup operations (segment_reduce.glsl): arithmetic and shuffles in compute
+  // shaders and a power-of-two subgroup size; QI_SUBGROUP_REDUCE=0 in the environment turns them off (the
+  // shared-memory variants then run, as on devices without those operations).
+  bool subgroup_reduce = false;
   bool memory_model = false;     // vulkanMemoryModel (GL_KHR_memory_scope_semantics, used by coopmat shaders)
   bool maintenance4 = false;     // needed by SPIR-V 1.6 shaders (glslc --target-env=vulkan1.3 emits LocalSizeId)
   bool push_descriptor = false;  // VK_KHR_push_descriptor (required)

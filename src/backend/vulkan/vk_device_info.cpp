@@ -47,6 +47,8 @@ std::vector<VulkanDeviceInfo> list_vulkan_devices() {
     if (c.int8) info.features.push_back("int8");
     if (c.storage8) info.features.push_back("storage8");
     if (c.subgroup_arithmetic) info.features.push_back("subgroup_arithmetic");
+    if (c.subgroup_shuffle) info.features.push_back("subgroup_shuffle");
+    if (c.subgroup_reduce) info.features.push_back("subgroup_reduce");
     if (c.push_descriptor) info.features.push_back("push_descriptor");
     if (c.timestamp_period_ns > 0) info.features.push_back("timestamps");
     if (c.nv_coopmat) info.features.push_back("nv_coopmat");

@@ -27,7 +27,7 @@ Tensor guided_euler_step(Context& ctx, const Tensor& x, const Tensor& v_cond, co
     float guidance, dt;
     uint32_t guided;
   } push{uint32_t(rows), uint32_t(c), seg, guidance, dt, guided ? 1u : 0u};
-  ctx.dispatch(op, "guided_euler_step", {in(x), in(v_cond), in(v_uncond), out(y)}, push,
+  ctx.dispatch(op, row_reduce_shader(ctx, "guided_euler_step"), {in(x), in(v_cond), in(v_uncond), out(y)}, push,
                linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)));
   return y;
 }

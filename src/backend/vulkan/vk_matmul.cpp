@@ -51,6 +51,9 @@ constexpr const CoopmatConfig* kCoopmatConfigs[] = {&kGeneral, &kDeepK, &kSmall}
 // matmul_coopmat_nv_<name>_<format>_k8 only, which every shape of the model is.
 constexpr const CoopmatConfig& kAnyK = kSmall;
 constexpr int64_t kPackAlign = 8;  // PACK_ALIGN in matmul_pack_rows.comp
+// Most value pairs a thread of matmul_pack_rows holds in registers (64 floats): rows of K ≤ 64 · 256 are read
+// once. Measured on an H100 at K = 3072 / 12288 (6889 rows): 0.070 / 0.345 ms reading each row twice.
+constexpr int64_t kPackHeldPairsMax = 32;
 // Automatic choice: K ≥ kDeepKRatio · N runs kDeepK from kDeepKMinRows rows on; otherwise outputs of fewer
 // 128×128 tiles than kSmallGridTiles run kSmall (on an H100's 132 SMs, one workgroup of kGeneral per SM, a
 // grid under ~2 waves leaves SMs idle); the rest kDeepK where K ≥ kDeepKRatio · N, else kGeneral.
@@ -194,8 +197,12 @@ Tensor matmul(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& 
     struct {
       uint32_t rows, k, seg;
     } pack_push{uint32_t(rows), uint32_t(k), seg};
-    ctx.dispatch(kPackTiming, "matmul_pack_rows", {in(x), out(packed), out(row_scale)}, pack_push,
-                 linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)));
+    // Value pairs each thread holds (HELD_PAIRS in matmul_pack_rows.comp): the exact count where it fits the
+    // registers, else 0 (two reads of each row).
+    const int64_t pairs = ceil_div(ceil_div(packed_k, 2), seg);
+    const std::array<uint32_t, 1> pack_spec{pairs <= kPackHeldPairsMax ? uint32_t(pairs) : 0u};
+    ctx.dispatch(kPackTiming, row_reduce_shader(ctx, "matmul_pack_rows"), {in(x), out(packed), out(row_scale)}, pack_push,
+                 linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)), pack_spec);
     // The epilogue's choices as specialization constants too (SPEC_* in matmul_coopmat_nv.comp): a pipeline
     // per combination the model uses, each without the code of the others.
     const std::array<uint32_t, 3> epilogue_spec{push.flags, push.act, push.bias_dtype};

@@ -1,10 +1,16 @@
 // Normalisations: rms_norm over the last axis, layer_norm_modulate (adaLN), channel_rms_norm (VAE, axis 0).
+#include <array>
 #include <cstdint>
 
 #include "backend/vulkan/vk_op_checks.h"
 #include "backend/vulkan/vk_ops.h"
 
 namespace qi::vk {
+namespace {
+// Most values a thread of layer_norm_modulate holds in registers: rows of up to 32 · 256 = 8192 values (the
+// transformer's 3072) are read once instead of three times.
+constexpr int64_t kLayerNormHeldMax = 32;
+}  // namespace
 
 Tensor rms_norm(Context& ctx, const Tensor& x, const Tensor& weight, float eps) {
   constexpr std::string_view op = "rms_norm";
@@ -25,7 +31,7 @@ Tensor rms_norm(Context& ctx, const Tensor& x, const Tensor& weight, float eps) 
     uint32_t has_weight, w_dtype;
   } push{uint32_t(rows), uint32_t(c), seg, eps, weight.defined() ? 1u : 0u,
          weight.defined() ? shader_dtype(weight.dtype()) : 0u};
-  ctx.dispatch(op, "rms_norm", {in(x), in(weight), out(y)}, push,
+  ctx.dispatch(op, row_reduce_shader(ctx, "rms_norm"), {in(x), in(weight), out(y)}, push,
                linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)));
   return y;
 }
@@ -54,8 +60,11 @@ Tensor layer_norm_modulate(Context& ctx, const Tensor& x, const Tensor& shift, c
     float eps;
     uint32_t rows_per_item;
   } push{uint32_t(rows), uint32_t(c), seg, eps, uint32_t(rows / items)};
-  ctx.dispatch(op, "layer_norm_modulate", {in(x), in(shift), in(scale), out(y)}, push,
-               linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)));
+  // Values each thread holds (HELD in layer_norm_modulate.comp) where they fit, else 0 (three reads of x).
+  const int64_t held = ceil_div(c, int64_t(seg));
+  const std::array<uint32_t, 1> spec{held <= kLayerNormHeldMax ? uint32_t(held) : 0u};
+  ctx.dispatch(op, row_reduce_shader(ctx, "layer_norm_modulate"), {in(x), in(shift), in(scale), out(y)}, push,
+               linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)), spec);
   return y;
 }
 

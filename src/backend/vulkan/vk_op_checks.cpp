@@ -32,9 +32,18 @@ void check_index_range(std::string_view op, const Tensor& t) {
 }
 
 uint32_t threads_per_row(int64_t c) {
+  const int64_t wanted = (c + kRowElementsPerThread - 1) / kRowElementsPerThread;
   uint32_t seg = 1;
-  while (seg < kRowReduceWorkgroup && int64_t(seg) < c) seg *= 2;
+  while (seg < kRowReduceWorkgroup && int64_t(seg) < wanted) seg *= 2;
   return seg;
+}
+
+std::string row_reduce_shader(const Context& ctx, std::string_view base) {
+  std::string subgroup = std::string(base) + "_subgroup";
+  if (ctx.caps().subgroup_reduce && ctx.caps().subgroup_size <= kRowReduceWorkgroup &&
+      PipelineRegistry::has_shader(subgroup))
+    return subgroup;
+  return std::string(base);
 }
 
 uint32_t shader_dtype(DType t) {

@@ -20,9 +20,15 @@ void check_index_range(std::string_view op, const Tensor& t);
 // The dtype code shaders read from push constants (half_words.glsl: DT_F32, DT_F16, DT_BF16).
 uint32_t shader_dtype(DType t);
 // Threads per row for the row-reduction shaders (segment_reduce.glsl with 256-thread workgroups): the
-// smallest power of two covering c, at most 256.
+// smallest power of two giving each thread at most kRowElementsPerThread of the c values, at most 256. A
+// thread per value made the head-dim rows (c = 128) span four subgroups joined through shared memory, and
+// half the threads of attention_pack idle in its two-value stores: rms_norm ran at a third of the memory rate.
 uint32_t threads_per_row(int64_t c);
 constexpr uint32_t kRowReduceWorkgroup = 256;
+constexpr int64_t kRowElementsPerThread = 4;
+// The variant of row-reduction shader `base` for this device: "<base>_subgroup" (segment_reduce.glsl with
+// subgroup operations) where DeviceCaps::subgroup_reduce allows it and the variant was compiled, else base.
+std::string row_reduce_shader(const Context& ctx, std::string_view base);
 
 // Suffix of the shader variant for a weight format: "f32", "f16", "bf16".
 const char* weight_suffix(DType t);
