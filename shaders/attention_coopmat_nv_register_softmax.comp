@@ -65,7 +65,10 @@ shared float key_scale[BC];                      // k_inv of the tile's keys (0 
 shared float key_bias[BC];                       // 0, or −inf for masked keys
 shared float out_patch[SUBGROUPS * MMA * PSTR];  // output rows of partial blocks
 
-void fetch_tile(uint j0, uint kv_head_row, out uvec4 kreg[QUADS_PER_THREAD], out uvec4 vreg[QUADS_PER_THREAD]) {
+// Fetches this thread's share of the tile at key j0: K and V chunks, and (threads below BC) its key's scale and
+// mask bias, so no global load waits between the two barriers that stage a tile.
+void fetch_tile(uint j0, uint kv_head_row, uint batch, out uvec4 kreg[QUADS_PER_THREAD],
+                out uvec4 vreg[QUADS_PER_THREAD], out float kscale, out float kbias) {
   [[unroll]] for (uint c = 0u; c < QUADS_PER_THREAD; ++c) {
     uint idx = gl_LocalInvocationID.x + c * WG, key = j0 + idx / QUADS_PER_ROW;
     uint src = (kv_head_row + key) * QUADS_PER_ROW + idx % QUADS_PER_ROW;
@@ -73,6 +76,10 @@ void fetch_tile(uint j0, uint kv_head_row, out uvec4 kreg[QUADS_PER_THREAD], out
     kreg[c] = in_range ? k_quads[src] : uvec4(0u);
     vreg[c] = in_range ? v_quads[src] : uvec4(0u);
   }
+  uint t = gl_LocalInvocationID.x, key = j0 + t;
+  bool ok = t < BC && key < p.sk && (p.has_mask == 0u || key_mask[batch * p.sk + key] != 0.0);
+  kscale = ok ? k_inv[kv_head_row + key] : 0.0;
+  kbias = ok ? 0.0 : NEG_INF;
 }
 
 void stage_tile(uvec4 kreg[QUADS_PER_THREAD], uvec4 vreg[QUADS_PER_THREAD]) {
@@ -122,24 +129,23 @@ void main() {
   [[unroll]] for (uint db = 0u; db < DB; ++db) acc[db] = fcoopmatNV<32, gl_ScopeSubgroup, MMA, MMA>(0.0);
 
   uvec4 kreg[QUADS_PER_THREAD], vreg[QUADS_PER_THREAD];
+  float kscale, kbias;
 #if PREFETCH
-  fetch_tile(0u, kv_head_row, kreg, vreg);
+  fetch_tile(0u, kv_head_row, batch, kreg, vreg, kscale, kbias);
 #endif
   for (uint j0 = 0u; j0 < p.sk; j0 += BC) {
     barrier();  // every subgroup is done with the previous tile
 #if !PREFETCH
-    fetch_tile(j0, kv_head_row, kreg, vreg);
+    fetch_tile(j0, kv_head_row, batch, kreg, vreg, kscale, kbias);
 #endif
     stage_tile(kreg, vreg);
     if (t < BC) {
-      uint key = j0 + t;
-      bool ok = key < p.sk && (p.has_mask == 0u || key_mask[batch * p.sk + key] != 0.0);
-      key_scale[t] = ok ? k_inv[kv_head_row + key] : 0.0;
-      key_bias[t] = ok ? 0.0 : NEG_INF;
+      key_scale[t] = kscale;
+      key_bias[t] = kbias;
     }
     barrier();
 #if PREFETCH
-    if (j0 + BC < p.sk) fetch_tile(j0 + BC, kv_head_row, kreg, vreg);
+    if (j0 + BC < p.sk) fetch_tile(j0 + BC, kv_head_row, batch, kreg, vreg, kscale, kbias);
 #endif
 
     // S = Q·Kᵀ (scaled operands), 16 × BC per subgroup.
