@@ -35,13 +35,18 @@ Grid word_grid(int64_t n_out, DType t) {
   return linear_grid(ceil_div(words, kWorkgroup));
 }
 
-// Whether the *_vec4 layout shaders apply: 32-bit elements and every row length and offset a multiple of the
-// 4 elements of a 16-byte move.
+// 32-bit elements per 16-byte move of the *_vec4 layout shaders.
+constexpr uint32_t kElementsPerQuad = 4;
+
+// Whether the *_vec4 layout shaders apply: 32-bit elements and every row length and offset a multiple of
+// kElementsPerQuad.
 bool vec4_rows(DType t, std::initializer_list<uint32_t> lengths) {
-  constexpr uint32_t kElementsPerQuad = 4;
   if (dtype_size(t) != sizeof(uint32_t)) return false;
   return std::all_of(lengths.begin(), lengths.end(), [](uint32_t n) { return n % kElementsPerQuad == 0; });
 }
+
+// Workgroups for a *_vec4 shader writing n_out 32-bit elements, a quad per thread.
+Grid quad_grid(int64_t n_out) { return linear_grid(ceil_div(uint64_t(n_out) / kElementsPerQuad, kWorkgroup)); }
 
 }  // namespace
 
@@ -61,7 +66,7 @@ Tensor concat(Context& ctx, const Tensor& a, const Tensor& b, int axis) {
     uint32_t n_out, a_row, b_row, elem_shift;
   } push{uint32_t(y.numel()), uint32_t(a.numel() / outer), uint32_t(b.numel() / outer), element_shift(a.dtype())};
   if (vec4_rows(y.dtype(), {push.a_row, push.b_row}))
-    ctx.dispatch(op, "concat_vec4", {in(a), in(b), out(y)}, push, linear_grid(ceil_div(uint64_t(y.numel()) / 4, kWorkgroup)));
+    ctx.dispatch(op, "concat_vec4", {in(a), in(b), out(y)}, push, quad_grid(y.numel()));
   else
     ctx.dispatch(op, "concat", {in(a), in(b), out(y)}, push, word_grid(y.numel(), y.dtype()));
   return y;
@@ -85,7 +90,7 @@ Tensor slice(Context& ctx, const Tensor& x, int axis, int64_t start, int64_t len
   } push{uint32_t(y.numel()), uint32_t(x.numel() / outer), uint32_t(length * inner), uint32_t(start * inner),
          element_shift(x.dtype())};
   if (vec4_rows(y.dtype(), {push.in_row, push.out_row, push.offset}))
-    ctx.dispatch(op, "slice_vec4", {in(x), out(y)}, push, linear_grid(ceil_div(uint64_t(y.numel()) / 4, kWorkgroup)));
+    ctx.dispatch(op, "slice_vec4", {in(x), out(y)}, push, quad_grid(y.numel()));
   else
     ctx.dispatch(op, "slice", {in(x), out(y)}, push, word_grid(y.numel(), y.dtype()));
   return y;

@@ -197,12 +197,10 @@ Tensor matmul(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& 
     struct {
       uint32_t rows, k, seg;
     } pack_push{uint32_t(rows), uint32_t(k), seg};
-    // Value pairs each thread holds (HELD_PAIRS in matmul_pack_rows.comp): the exact count where it fits the
-    // registers, else 0 (two reads of each row).
-    const int64_t pairs = ceil_div(ceil_div(packed_k, 2), seg);
-    const std::array<uint32_t, 1> pack_spec{pairs <= kPackHeldPairsMax ? uint32_t(pairs) : 0u};
-    ctx.dispatch(kPackTiming, row_reduce_shader(ctx, "matmul_pack_rows"), {in(x), out(packed), out(row_scale)}, pack_push,
-                 linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)), pack_spec);
+    // Value pairs each thread holds (HELD_PAIRS in matmul_pack_rows.comp), or 0: two reads of each row.
+    const std::array<uint32_t, 1> pack_spec{held_per_thread(ceil_div(packed_k, 2), seg, kPackHeldPairsMax)};
+    ctx.dispatch(kPackTiming, row_reduce_shader(ctx, "matmul_pack_rows"), {in(x), out(packed), out(row_scale)},
+                 pack_push, linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)), pack_spec);
     // The epilogue's choices as specialization constants too (SPEC_* in matmul_coopmat_nv.comp): a pipeline
     // per combination the model uses, each without the code of the others.
     const std::array<uint32_t, 3> epilogue_spec{push.flags, push.act, push.bias_dtype};

@@ -60,9 +60,8 @@ Tensor layer_norm_modulate(Context& ctx, const Tensor& x, const Tensor& shift, c
     float eps;
     uint32_t rows_per_item;
   } push{uint32_t(rows), uint32_t(c), seg, eps, uint32_t(rows / items)};
-  // Values each thread holds (HELD in layer_norm_modulate.comp) where they fit, else 0 (three reads of x).
-  const int64_t held = ceil_div(c, int64_t(seg));
-  const std::array<uint32_t, 1> spec{held <= kLayerNormHeldMax ? uint32_t(held) : 0u};
+  // Values each thread holds (HELD in layer_norm_modulate.comp), or 0: three reads of x.
+  const std::array<uint32_t, 1> spec{held_per_thread(c, seg, kLayerNormHeldMax)};
   ctx.dispatch(op, row_reduce_shader(ctx, "layer_norm_modulate"), {in(x), in(shift), in(scale), out(y)}, push,
                linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)), spec);
   return y;

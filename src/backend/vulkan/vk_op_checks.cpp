@@ -46,6 +46,11 @@ std::string row_reduce_shader(const Context& ctx, std::string_view base) {
   return std::string(base);
 }
 
+uint32_t held_per_thread(int64_t units, uint32_t seg, int64_t max_held) {
+  const int64_t held = (units + seg - 1) / seg;
+  return held <= max_held ? uint32_t(held) : 0u;
+}
+
 uint32_t shader_dtype(DType t) {
   // Mirrors DT_F32 / DT_F16 / DT_BF16 in shaders/half_words.glsl.
   switch (t) {

@@ -29,6 +29,10 @@ constexpr int64_t kRowElementsPerThread = 4;
 // The variant of row-reduction shader `base` for this device: "<base>_subgroup" (segment_reduce.glsl with
 // subgroup operations) where DeviceCaps::subgroup_reduce allows it and the variant was compiled, else base.
 std::string row_reduce_shader(const Context& ctx, std::string_view base);
+// The specialization constant of the row kernels that hold a row in registers (matmul_pack_rows' HELD_PAIRS,
+// layer_norm_modulate's HELD): the number of a row's `units` each of its `seg` threads covers, or 0 (the
+// multi-pass path) where that is more than `max_held`.
+uint32_t held_per_thread(int64_t units, uint32_t seg, int64_t max_held);
 
 // Suffix of the shader variant for a weight format: "f32", "f16", "bf16".
 const char* weight_suffix(DType t);
