@@ -37,8 +37,25 @@ endfunction()
 set(QI_SHADER_VARIANTS "" CACHE INTERNAL "")
 set(QI_SHADER_SPV "" CACHE INTERNAL "")
 
+# KHR_COOPMAT: the shader is written with GL_NV_cooperative_matrix types (which this glslc parses, any scope
+# and size) and its SPIR-V is rewritten to SPV_KHR_cooperative_matrix by coopmat_nv_to_khr (built here for
+# the build machine): how the workgroup-scope matrices of VK_NV_cooperative_matrix2 are reached without a
+# glslang that compiles GL_KHR_cooperative_matrix / GL_NV_cooperative_matrix2.
+add_executable(qi_coopmat_nv_to_khr "${CMAKE_SOURCE_DIR}/tools/shader_build/coopmat_nv_to_khr.cpp")
+
+# qi_config_fields("<v1> <v2> ..." var1 var2 ...): splits a space-separated shader configuration (as the
+# lists in shaders/shaders.cmake hold them) into the named variables of the caller, in order.
+macro(qi_config_fields cfg)
+  string(REPLACE " " ";" _qi_fields "${cfg}")
+  set(_qi_index 0)
+  foreach(_qi_var ${ARGN})
+    list(GET _qi_fields ${_qi_index} ${_qi_var})
+    math(EXPR _qi_index "${_qi_index} + 1")
+  endforeach()
+endmacro()
+
 function(qi_shader)
-  cmake_parse_arguments(S "" "NAME;SOURCE" "DEFINES;REQUIRES" ${ARGN})
+  cmake_parse_arguments(S "KHR_COOPMAT" "NAME;SOURCE" "DEFINES;REQUIRES" ${ARGN})
   foreach(ext IN LISTS S_REQUIRES)
     qi_probe_glsl_extension(${ext} ok)
     if(NOT ok)
@@ -52,13 +69,24 @@ function(qi_shader)
   endforeach()
   set(spv "${QI_SHADER_OUT}/${S_NAME}.spv")
   file(GLOB includes "${QI_SHADER_DIR}/*.glsl")
-  add_custom_command(
-    OUTPUT "${spv}"
-    COMMAND "${GLSLC}" --target-env=vulkan1.3 -fshader-stage=compute -O -I "${QI_SHADER_DIR}" ${defs}
-            "${QI_SHADER_DIR}/${S_SOURCE}" -o "${spv}"
-    DEPENDS "${QI_SHADER_DIR}/${S_SOURCE}" ${includes}
-    COMMENT "glslc ${S_NAME}"
-    VERBATIM)
+  if(S_KHR_COOPMAT)
+    add_custom_command(
+      OUTPUT "${spv}"
+      COMMAND "${GLSLC}" --target-env=vulkan1.3 -fshader-stage=compute -O -I "${QI_SHADER_DIR}" ${defs}
+              "${QI_SHADER_DIR}/${S_SOURCE}" -o "${spv}.nv"
+      COMMAND qi_coopmat_nv_to_khr "${spv}.nv" "${spv}"
+      DEPENDS "${QI_SHADER_DIR}/${S_SOURCE}" ${includes} qi_coopmat_nv_to_khr
+      COMMENT "glslc ${S_NAME} (NV cooperative matrix types rewritten to KHR)"
+      VERBATIM)
+  else()
+    add_custom_command(
+      OUTPUT "${spv}"
+      COMMAND "${GLSLC}" --target-env=vulkan1.3 -fshader-stage=compute -O -I "${QI_SHADER_DIR}" ${defs}
+              "${QI_SHADER_DIR}/${S_SOURCE}" -o "${spv}"
+      DEPENDS "${QI_SHADER_DIR}/${S_SOURCE}" ${includes}
+      COMMENT "glslc ${S_NAME}"
+      VERBATIM)
+  endif()
   set(QI_SHADER_VARIANTS ${QI_SHADER_VARIANTS} ${S_NAME} CACHE INTERNAL "")
   set(QI_SHADER_SPV ${QI_SHADER_SPV} ${spv} CACHE INTERNAL "")
 endfunction()

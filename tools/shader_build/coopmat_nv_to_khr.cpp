@@ -1,0 +1,229 @@
+// Build-time tool: rewrites a SPIR-V module that uses SPV_NV_cooperative_matrix into one that uses
+// SPV_KHR_cooperative_matrix.
+//
+// Why: Debian 12's glslc (glslang 11.13) compiles GL_NV_cooperative_matrix but neither
+// GL_KHR_cooperative_matrix nor GL_NV_cooperative_matrix2. The KHR types are what VK_NV_cooperative_matrix2
+// builds on: matrices of Workgroup scope, whose loads the driver stages through shared memory itself. The two
+// extensions' instructions map one to one except that a KHR matrix type names its use (A, B or accumulator)
+// and a KHR load/store names its layout by an integer constant instead of a boolean. So a shader written
+// with NV types (glslang accepts gl_ScopeWorkgroup and any dimensions there) becomes a KHR shader here:
+//   - each NV matrix type gets the use its operand position in OpCooperativeMatrixMulAddNV gives it (types
+//     used by no multiply-add are accumulators); a type used in two positions is an error, the shader must
+//     give A and B matrices distinct shapes;
+//   - loads/stores: the column-major boolean constant becomes a MemoryLayout constant (RowMajorKHR 0,
+//     ColumnMajorKHR 1) and moves before the stride;
+//   - the capability and extension are renamed, the multiply-add and length opcodes renumbered.
+// A newer glslang that compiles GL_KHR_cooperative_matrix makes this tool unnecessary for new shaders.
+//
+//   coopmat_nv_to_khr <in.spv> <out.spv>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+// Opcodes and enumerants from the SPIR-V registry (SPV_NV_cooperative_matrix, SPV_KHR_cooperative_matrix).
+constexpr uint32_t kMagic = 0x07230203;
+constexpr uint32_t kHeaderWords = 5;
+constexpr uint32_t kOpUndef = 1;
+constexpr uint32_t kOpExtension = 10;
+constexpr uint32_t kOpCapability = 17;
+constexpr uint32_t kOpTypeInt = 21;
+constexpr uint32_t kOpConstantTrue = 41;
+constexpr uint32_t kOpConstantFalse = 42;
+constexpr uint32_t kOpConstant = 43;
+constexpr uint32_t kOpSpecConstantOp = 52;  // the last of the constant-declaring opcodes from OpConstantTrue
+constexpr uint32_t kOpFunction = 54;
+constexpr uint32_t kOpVariable = 59;
+constexpr uint32_t kFirstTypeOpcode = 19;  // OpTypeVoid
+constexpr uint32_t kLastTypeOpcode = 39;   // OpTypeForwardPointer
+constexpr uint32_t kCapabilityCooperativeMatrixNV = 5357;
+constexpr uint32_t kCapabilityCooperativeMatrixKHR = 6022;
+constexpr uint32_t kOpTypeCooperativeMatrixNV = 5358;
+constexpr uint32_t kOpCooperativeMatrixLoadNV = 5359;
+constexpr uint32_t kOpCooperativeMatrixStoreNV = 5360;
+constexpr uint32_t kOpCooperativeMatrixMulAddNV = 5361;
+constexpr uint32_t kOpCooperativeMatrixLengthNV = 5362;
+constexpr uint32_t kOpTypeCooperativeMatrixKHR = 4456;
+constexpr uint32_t kOpCooperativeMatrixLoadKHR = 4457;
+constexpr uint32_t kOpCooperativeMatrixStoreKHR = 4458;
+constexpr uint32_t kOpCooperativeMatrixMulAddKHR = 4459;
+constexpr uint32_t kOpCooperativeMatrixLengthKHR = 4460;
+constexpr uint32_t kUseMatrixA = 0;
+constexpr uint32_t kUseMatrixB = 1;
+constexpr uint32_t kUseAccumulator = 2;
+constexpr uint32_t kLayoutRowMajor = 0;
+constexpr uint32_t kLayoutColumnMajor = 1;
+static_assert(kLayoutRowMajor == kUseMatrixA && kLayoutColumnMajor == kUseMatrixB, "layouts share the use constants");
+
+struct Instruction {
+  uint32_t opcode = 0;
+  std::vector<uint32_t> operands;  // every word after the first
+};
+
+std::string decode_string(const std::vector<uint32_t>& words, size_t first) {
+  std::string s;
+  for (size_t i = first; i < words.size(); ++i)
+    for (int b = 0; b < 4; ++b) {
+      char ch = char((words[i] >> (8 * b)) & 0xffu);
+      if (ch == 0) return s;
+      s.push_back(ch);
+    }
+  return s;
+}
+
+std::vector<uint32_t> encode_string(const std::string& s) {
+  std::vector<uint32_t> words((s.size() + 4) / 4, 0u);
+  for (size_t i = 0; i < s.size(); ++i) words[i / 4] |= uint32_t(uint8_t(s[i])) << (8 * (i % 4));
+  return words;
+}
+
+[[noreturn]] void fail(const std::string& what) {
+  std::fprintf(stderr, "coopmat_nv_to_khr: %s\n", what.c_str());
+  std::exit(1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) fail("usage: coopmat_nv_to_khr <in.spv> <out.spv>");
+  std::ifstream in(argv[1], std::ios::binary);
+  if (!in) fail(std::string("cannot read ") + argv[1]);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.size() % 4 != 0 || bytes.size() < kHeaderWords * 4) fail("not a SPIR-V module");
+  std::vector<uint32_t> words(bytes.size() / 4);
+  std::memcpy(words.data(), bytes.data(), bytes.size());
+  if (words[0] != kMagic) fail("not a little-endian SPIR-V module");
+  std::vector<uint32_t> header(words.begin(), words.begin() + kHeaderWords);
+  uint32_t bound = header[3];
+
+  std::vector<Instruction> module;
+  for (size_t at = kHeaderWords; at < words.size();) {
+    uint32_t count = words[at] >> 16;
+    if (count == 0 || at + count > words.size()) fail("truncated instruction");
+    Instruction ins;
+    ins.opcode = words[at] & 0xffffu;
+    ins.operands.assign(words.begin() + at + 1, words.begin() + at + count);
+    module.push_back(std::move(ins));
+    at += count;
+  }
+
+  // Types of values, uses of the NV matrix types, the boolean and unsigned constants.
+  std::map<uint32_t, uint32_t> type_of;
+  std::map<uint32_t, uint32_t> use_of;  // NV matrix type id -> KHR use
+  std::map<uint32_t, bool> bool_constant;
+  uint32_t uint_type = 0;
+  // An instruction's first operand is its result type where it names a type and the instruction is inside a
+  // function (outside, decorations and names also start with a type's id) or is a global constant/variable.
+  std::map<uint32_t, bool> is_type;
+  bool in_functions = false;
+  for (const Instruction& ins : module) {
+    bool type_decl = (ins.opcode >= kFirstTypeOpcode && ins.opcode <= kLastTypeOpcode) ||
+                     ins.opcode == kOpTypeCooperativeMatrixNV;
+    if (type_decl && !ins.operands.empty()) is_type[ins.operands[0]] = true;
+    in_functions = in_functions || ins.opcode == kOpFunction;
+    bool global_value = (ins.opcode >= kOpConstantTrue && ins.opcode <= kOpSpecConstantOp) ||
+                        ins.opcode == kOpVariable || ins.opcode == kOpUndef;
+    if ((in_functions || global_value) && ins.operands.size() >= 2 && is_type.count(ins.operands[0]))
+      type_of[ins.operands[1]] = ins.operands[0];
+    if (ins.opcode == kOpTypeInt && ins.operands.size() == 3 && ins.operands[1] == 32 && ins.operands[2] == 0)
+      uint_type = ins.operands[0];
+    if (ins.opcode == kOpConstantTrue || ins.opcode == kOpConstantFalse)
+      bool_constant[ins.operands[1]] = ins.opcode == kOpConstantTrue;
+  }
+  auto assign_use = [&](uint32_t value, uint32_t use) {
+    auto t = type_of.find(value);
+    if (t == type_of.end()) fail("cannot find the type of multiply-add operand %" + std::to_string(value));
+    auto [it, fresh] = use_of.emplace(t->second, use);
+    if (!fresh && it->second != use)
+      fail("matrix type %" + std::to_string(t->second) +
+           " is used as two operands of a multiply-add; give A, B and accumulator matrices distinct types");
+  };
+  for (const Instruction& ins : module)
+    if (ins.opcode == kOpCooperativeMatrixMulAddNV) {
+      use_of.emplace(ins.operands[0], kUseAccumulator);
+      assign_use(ins.operands[2], kUseMatrixA);
+      assign_use(ins.operands[3], kUseMatrixB);
+      assign_use(ins.operands[4], kUseAccumulator);
+    }
+  if (uint_type == 0) fail("the module declares no 32-bit unsigned integer type");
+
+  // Unsigned constants for uses and layouts, declared right after the uint type so that they precede every
+  // matrix type (a module's own constants of the same values may come later; duplicates are valid).
+  std::vector<Instruction> new_constants;
+  std::map<uint32_t, uint32_t> uint_constant;  // value -> id
+  auto constant = [&](uint32_t value) {
+    auto it = uint_constant.find(value);
+    if (it == uint_constant.end()) fail("no constant was made for " + std::to_string(value));
+    return it->second;
+  };
+  for (uint32_t v : {kUseMatrixA, kUseMatrixB, kUseAccumulator}) {  // RowMajor = A, ColumnMajor = B
+    uint32_t id = bound++;
+    new_constants.push_back({kOpConstant, {uint_type, id, v}});
+    uint_constant[v] = id;
+  }
+  auto layout = [&](uint32_t bool_id) {
+    auto it = bool_constant.find(bool_id);
+    if (it == bool_constant.end()) fail("a load/store's column-major operand is not a boolean constant");
+    return constant(it->second ? kLayoutColumnMajor : kLayoutRowMajor);
+  };
+
+  std::vector<Instruction> out;
+  bool converted = false;
+  for (Instruction ins : module) {
+    switch (ins.opcode) {
+      case kOpCapability:
+        if (ins.operands[0] == kCapabilityCooperativeMatrixNV) ins.operands[0] = kCapabilityCooperativeMatrixKHR;
+        break;
+      case kOpExtension:
+        if (decode_string(ins.operands, 0) == "SPV_NV_cooperative_matrix")
+          ins.operands = encode_string("SPV_KHR_cooperative_matrix");
+        break;
+      case kOpTypeCooperativeMatrixNV: {
+        auto use = use_of.find(ins.operands[0]);
+        ins.opcode = kOpTypeCooperativeMatrixKHR;
+        ins.operands.push_back(constant(use == use_of.end() ? kUseAccumulator : use->second));
+        converted = true;
+        break;
+      }
+      case kOpCooperativeMatrixLoadNV: {  // rt, id, pointer, stride, column-major, [memory access]
+        std::vector<uint32_t> o = {ins.operands[0], ins.operands[1], ins.operands[2], layout(ins.operands[4]),
+                                   ins.operands[3]};
+        o.insert(o.end(), ins.operands.begin() + 5, ins.operands.end());
+        ins = {kOpCooperativeMatrixLoadKHR, o};
+        break;
+      }
+      case kOpCooperativeMatrixStoreNV: {  // pointer, object, stride, column-major, [memory access]
+        std::vector<uint32_t> o = {ins.operands[0], ins.operands[1], layout(ins.operands[3]), ins.operands[2]};
+        o.insert(o.end(), ins.operands.begin() + 4, ins.operands.end());
+        ins = {kOpCooperativeMatrixStoreKHR, o};
+        break;
+      }
+      case kOpCooperativeMatrixMulAddNV: ins.opcode = kOpCooperativeMatrixMulAddKHR; break;
+      case kOpCooperativeMatrixLengthNV: ins.opcode = kOpCooperativeMatrixLengthKHR; break;
+      default: break;
+    }
+    out.push_back(std::move(ins));
+    if (out.back().opcode == kOpTypeInt && out.back().operands[0] == uint_type) {
+      // New constants go right after the type they are of, before any matrix type that names them.
+      out.insert(out.end(), new_constants.begin(), new_constants.end());
+      new_constants.clear();
+    }
+  }
+  if (!converted) fail("the module has no NV cooperative matrix type");
+
+  header[3] = bound;
+  std::vector<uint32_t> result = header;
+  for (const Instruction& ins : out) {
+    result.push_back(uint32_t(ins.operands.size() + 1) << 16 | ins.opcode);
+    result.insert(result.end(), ins.operands.begin(), ins.operands.end());
+  }
+  std::ofstream o(argv[2], std::ios::binary);
+  o.write(reinterpret_cast<const char*>(result.data()), std::streamsize(result.size() * 4));
+  if (!o) fail(std::string("cannot write ") + argv[2]);
+  return 0;
+}
