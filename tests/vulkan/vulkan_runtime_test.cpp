@@ -9,7 +9,9 @@
 #include <fstream>
 
 #include "backend/vulkan/vk_context.h"
+#include "backend/vulkan/vk_cooperative_matrix2.h"
 #include "backend/vulkan/vk_hazards.h"
+#include "backend/vulkan/vk_instance.h"
 #include "core/error.h"
 #include "vulkan/vulkan_test_util.h"
 
@@ -280,6 +282,30 @@ TEST_F(VulkanRuntime, WeightUploadKeepsOrConvertsFormats) {
   }
   std::vector<float> f = {1.0f, 2.0f};
   EXPECT_EQ(be->upload_weight(f.data(), DType::F32, {2}).dtype(), DType::F32);
+}
+
+// A validation layer older than VK_NV_cooperative_matrix2 (Debian 12's) reports its structures as unknown;
+// inside a CoopmatValidationScope such reports are not counted, outside they still are.
+TEST(CoopmatValidationScope, SilencesALayerThatPredatesTheExtensionOnlyInsideIt) {
+  vk::Instance instance(true);
+  if (!instance.validation_enabled()) GTEST_SKIP() << "no validation layer installed";
+  if (!vk::validation_layer_predates_coopmat2()) GTEST_SKIP() << "the validation layer knows the extension";
+  const VkPhysicalDevice physical = instance.physical_devices().at(0);
+  auto query_coopmat2_properties = [&] {
+    vk::Coopmat2Properties coop2;
+    VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+    props.pNext = &coop2;
+    vkGetPhysicalDeviceProperties2(physical, &props);
+  };
+  uint64_t before = vulkan_validation_message_count();
+  query_coopmat2_properties();
+  EXPECT_GT(vulkan_validation_message_count(), before) << "outside the scope the layer's report counts";
+  before = vulkan_validation_message_count();
+  {
+    vk::CoopmatValidationScope scope;
+    query_coopmat2_properties();
+  }
+  EXPECT_EQ(vulkan_validation_message_count(), before) << "inside the scope it does not";
 }
 
 }  // namespace

@@ -51,7 +51,7 @@ std::shared_ptr<Context> Context::create(const VulkanOptions& options, Backend* 
              ", max storage buffer " + mib(c.max_storage_buffer_range) + ", " +
              std::to_string(c.max_shared_memory / 1024) + " KiB shared memory, subgroup " +
              std::to_string(c.subgroup_size) + ", fp16 " + (c.fp16 ? "yes" : "no") + ", NV coopmat " +
-             (c.nv_coopmat ? "yes" : "no") + ", uploads " + (c.memory_types.zero_copy >= 0 ? "zero-copy" : "staged"));
+             (c.nv_coopmat ? "yes" : "no") + ", workgroup coopmat " + (c.coopmat_workgroup ? "yes" : "no") + ", uploads " + (c.memory_types.zero_copy >= 0 ? "zero-copy" : "staged"));
   ctx->device_ = std::make_unique<Device>(c);
   ctx->allocator_ = std::make_unique<Allocator>(*ctx->device_);
   std::string cache = options.pipeline_cache_path.empty() ? default_pipeline_cache_path(c) : options.pipeline_cache_path;

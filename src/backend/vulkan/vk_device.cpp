@@ -4,8 +4,11 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <optional>
 #include <string_view>
 
+#include "backend/vulkan/vk_cooperative_matrix2.h"
+#include "backend/vulkan/vk_instance.h"
 #include "core/error.h"
 
 namespace qi::vk {
@@ -80,6 +83,18 @@ Device::Device(DeviceCaps caps) : caps_(std::move(caps)) {
   VkPhysicalDeviceVulkan13Features f13{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
   f13.maintenance4 = VK_TRUE;
   if (caps_.nv_coopmat) f13.pNext = &coop;
+  KhrCoopmatFeatures khr_coop;
+  Coopmat2Features coop2;
+  if (caps_.coopmat_workgroup) {
+    extensions.push_back(kKhrCooperativeMatrixExtension);
+    extensions.push_back(kNvCooperativeMatrix2Extension);
+    khr_coop.cooperativeMatrix = VK_TRUE;
+    coop2.cooperativeMatrixWorkgroupScope = VK_TRUE;
+    coop2.cooperativeMatrixFlexibleDimensions = VK_TRUE;
+    coop2.pNext = f13.pNext;
+    khr_coop.pNext = &coop2;
+    f13.pNext = &khr_coop;
+  }
   VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
   f12.shaderFloat16 = caps_.fp16;
   f12.shaderInt8 = caps_.int8;
@@ -108,7 +123,11 @@ Device::Device(DeviceCaps caps) : caps_(std::move(caps)) {
   info.pQueueCreateInfos = &q;
   info.enabledExtensionCount = uint32_t(extensions.size());
   info.ppEnabledExtensionNames = extensions.data();
-  check(vkCreateDevice(caps_.physical, &info, nullptr, &device_), "vkCreateDevice");
+  {
+    std::optional<CoopmatValidationScope> unvalidated;
+    if (caps_.coopmat_workgroup) unvalidated.emplace();
+    check(vkCreateDevice(caps_.physical, &info, nullptr, &device_), "vkCreateDevice");
+  }
   vkGetDeviceQueue(device_, q.queueFamilyIndex, 0, &queue_);
   push_descriptor_set_ =
       reinterpret_cast<PFN_vkCmdPushDescriptorSetKHR>(vkGetDeviceProcAddr(device_, "vkCmdPushDescriptorSetKHR"));

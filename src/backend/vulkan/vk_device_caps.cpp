@@ -1,8 +1,12 @@
 #include "backend/vulkan/vk_device_caps.h"
 
+#include "backend/vulkan/vk_cooperative_matrix2.h"
+#include "backend/vulkan/vk_instance.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 namespace qi::vk {
 namespace {
@@ -42,6 +46,25 @@ int pick_memory_type(const VkPhysicalDeviceMemoryProperties& mem, VkMemoryProper
 std::string CoopMatShape::describe() const {
   return std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + " " + a_type + "*" + b_type + "+" +
          c_type + "->" + result_type;
+}
+
+std::string FlexibleCoopMatShape::describe() const {
+  return std::to_string(m_step) + "/" + std::to_string(n_step) + "/" + std::to_string(k_step) + " steps, " +
+         std::to_string(threads) + " threads " + a_type + "*" + b_type + "+" + c_type + "->" + result_type;
+}
+
+bool DeviceCaps::has_workgroup_coopmat(uint32_t m, uint32_t n, uint32_t k, uint32_t threads, uint32_t shared_bytes,
+                                       std::string_view operand, std::string_view accumulator) const {
+  if (!coopmat_workgroup || threads > coopmat_workgroup_max_threads ||
+      std::max({m, n, k}) > coopmat_workgroup_max_dimension ||
+      uint64_t(shared_bytes) + coopmat_workgroup_reserved_shared > max_shared_memory)
+    return false;
+  return std::any_of(coopmat_workgroup_shapes.begin(), coopmat_workgroup_shapes.end(),
+                     [&](const FlexibleCoopMatShape& s) {
+                       return s.threads == threads && m % s.m_step == 0 && n % s.n_step == 0 && k % s.k_step == 0 &&
+                              s.a_type == operand && s.b_type == operand && s.c_type == accumulator &&
+                              s.result_type == accumulator;
+                     });
 }
 
 const char* device_type_name(VkPhysicalDeviceType type) {
@@ -113,15 +136,27 @@ DeviceCaps query_device_caps(VkInstance instance, VkPhysicalDevice physical) {
   c.max_allocation = m3.maxMemoryAllocationSize;
 
   VkPhysicalDeviceCooperativeMatrixFeaturesNV coop{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  KhrCoopmatFeatures khr_coop;
+  Coopmat2Features coop2;
   VkPhysicalDeviceVulkan13Features f13{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
   VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
   VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
   f11.pNext = &f12;
   f12.pNext = &f13;
   if (nv_coopmat_ext) f13.pNext = &coop;
+  const bool coop2_ext = c.khr_coopmat && c.has_extension(kNvCooperativeMatrix2Extension);
+  if (coop2_ext) {
+    coop2.pNext = f13.pNext;
+    khr_coop.pNext = &coop2;
+    f13.pNext = &khr_coop;
+  }
   VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   f2.pNext = &f11;
-  vkGetPhysicalDeviceFeatures2(physical, &f2);
+  {
+    std::optional<CoopmatValidationScope> unvalidated;
+    if (coop2_ext) unvalidated.emplace();
+    vkGetPhysicalDeviceFeatures2(physical, &f2);
+  }
   c.fp16 = f12.shaderFloat16;
   c.int8 = f12.shaderInt8;
   c.storage8 = f12.storageBuffer8BitAccess;
@@ -129,6 +164,36 @@ DeviceCaps query_device_caps(VkInstance instance, VkPhysicalDevice physical) {
   c.nv_coopmat = nv_coopmat_ext && coop.cooperativeMatrix;
   c.maintenance4 = f13.maintenance4;
   c.memory_model = f12.vulkanMemoryModel;
+
+  const char* workgroup_env = std::getenv(kCoopmatWorkgroupEnvVar);
+  const bool workgroup_off = workgroup_env && std::string_view(workgroup_env) == "0";
+  if (coop2_ext && khr_coop.cooperativeMatrix && coop2.cooperativeMatrixWorkgroupScope &&
+      coop2.cooperativeMatrixFlexibleDimensions && !workgroup_off) {
+    CoopmatValidationScope unvalidated;
+    Coopmat2Properties coop2_props;
+    VkPhysicalDeviceProperties2 pp{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+    pp.pNext = &coop2_props;
+    vkGetPhysicalDeviceProperties2(physical, &pp);
+    c.coopmat_workgroup_max_threads = coop2_props.cooperativeMatrixWorkgroupScopeMaxWorkgroupSize;
+    c.coopmat_workgroup_max_dimension = coop2_props.cooperativeMatrixFlexibleDimensionsMaxDimension;
+    c.coopmat_workgroup_reserved_shared = coop2_props.cooperativeMatrixWorkgroupScopeReservedSharedMemory;
+    auto get = reinterpret_cast<PfnGetCoopmatFlexibleDimensions>(
+        vkGetInstanceProcAddr(instance, kGetCoopmatFlexibleDimensions));
+    if (get) {
+      uint32_t n = 0;
+      get(physical, &n, nullptr);
+      std::vector<CoopmatFlexibleDimensions> list(n);
+      get(physical, &n, list.data());
+      for (const auto& p : list) {
+        if (p.scope != kScopeWorkgroup || p.saturatingAccumulation) continue;
+        c.coopmat_workgroup_shapes.push_back(
+            {p.MGranularity, p.NGranularity, p.KGranularity, p.workgroupInvocations,
+             component_type_name(VkComponentTypeNV(p.AType)), component_type_name(VkComponentTypeNV(p.BType)),
+             component_type_name(VkComponentTypeNV(p.CType)), component_type_name(VkComponentTypeNV(p.ResultType))});
+      }
+    }
+    c.coopmat_workgroup = !c.coopmat_workgroup_shapes.empty();
+  }
 
   if (c.nv_coopmat) {
     auto get = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(

@@ -16,6 +16,14 @@ struct CoopMatShape {
   std::string describe() const;                      // "16x16x16 f16*f16+f32->f32"
 };
 
+// Workgroup-scope cooperative matrices (VK_NV_cooperative_matrix2) of sizes in these steps, for workgroups of
+// exactly `threads` invocations.
+struct FlexibleCoopMatShape {
+  uint32_t m_step = 0, n_step = 0, k_step = 0, threads = 0;
+  std::string a_type, b_type, c_type, result_type;
+  std::string describe() const;  // "32/32/16 steps, 256 threads f16*f16+f32->f32"
+};
+
 struct MemoryTypeChoice {
   int device_local = -1;   // DEVICE_LOCAL, for tensors
   // DEVICE_LOCAL|HOST_VISIBLE|HOST_COHERENT on the main heap of a non-discrete device, or -1. Discrete GPUs
@@ -28,6 +36,9 @@ struct MemoryTypeChoice {
 // Environment variable that, set to 0, keeps the row reductions off subgroup operations (DeviceCaps::
 // subgroup_reduce): for comparing the two paths and for drivers whose subgroup operations misbehave.
 inline constexpr const char* kSubgroupReduceEnvVar = "QI_SUBGROUP_REDUCE";
+// Environment variable that, set to 0, leaves workgroup-scope cooperative matrices unused (DeviceCaps::
+// coopmat_workgroup false): the subgroup-scope tensor-core kernels run, as on devices without them.
+inline constexpr const char* kCoopmatWorkgroupEnvVar = "QI_COOPMAT_WORKGROUP";
 
 struct DeviceCaps {
   VkPhysicalDevice physical = VK_NULL_HANDLE;
@@ -65,6 +76,13 @@ struct DeviceCaps {
   bool khr_coopmat = false;      // VK_KHR_cooperative_matrix extension present
   bool memory_budget = false;    // VK_EXT_memory_budget
   std::vector<CoopMatShape> nv_coopmat_shapes;
+  // Workgroup-scope cooperative matrices: VK_KHR_cooperative_matrix plus VK_NV_cooperative_matrix2's
+  // cooperativeMatrixWorkgroupScope and cooperativeMatrixFlexibleDimensions (unless QI_COOPMAT_WORKGROUP=0).
+  bool coopmat_workgroup = false;
+  uint32_t coopmat_workgroup_max_threads = 0;
+  uint32_t coopmat_workgroup_max_dimension = 0;
+  uint32_t coopmat_workgroup_reserved_shared = 0;  // shared memory the driver keeps for its own staging
+  std::vector<FlexibleCoopMatShape> coopmat_workgroup_shapes;
 
   MemoryTypeChoice memory_types;
 
@@ -73,6 +91,10 @@ struct DeviceCaps {
   // typed C and result (type names as CoopMatShape's: "f16", "f32").
   bool has_nv_coopmat_shape(uint32_t m, uint32_t n, uint32_t k, std::string_view operand,
                             std::string_view accumulator) const;
+  // Whether a workgroup of `threads` may hold m×k `operand` A, k×n B and m×n `accumulator` C matrices of
+  // workgroup scope, and `shared_bytes` of its own shared memory beside the driver's reserve.
+  bool has_workgroup_coopmat(uint32_t m, uint32_t n, uint32_t k, uint32_t threads, uint32_t shared_bytes,
+                             std::string_view operand, std::string_view accumulator) const;
   std::vector<std::string> extensions;
 };
 

@@ -53,7 +53,9 @@ std::vector<VulkanDeviceInfo> list_vulkan_devices() {
     if (c.timestamp_period_ns > 0) info.features.push_back("timestamps");
     if (c.nv_coopmat) info.features.push_back("nv_coopmat");
     if (c.khr_coopmat) info.features.push_back("khr_coopmat");
+    if (c.coopmat_workgroup) info.features.push_back("coopmat_workgroup");
     for (const auto& s : c.nv_coopmat_shapes) info.coopmat_shapes.push_back("nv " + s.describe());
+    for (const auto& s : c.coopmat_workgroup_shapes) info.coopmat_shapes.push_back("workgroup " + s.describe());
     out.push_back(std::move(info));
   }
   return out;

@@ -15,6 +15,9 @@ namespace qi {
 
 namespace {
 std::atomic<uint64_t> g_validation_messages{0};
+// Whether the loaded validation layer predates the cooperative-matrix extensions (CoopmatValidationScope).
+std::atomic<bool> g_layer_predates_coopmat2{false};
+thread_local int t_coopmat_scope_depth = 0;
 }  // namespace
 
 uint64_t vulkan_validation_message_count() { return g_validation_messages.load(); }
@@ -37,6 +40,10 @@ VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(VkDebugUtilsMessageSeverityFlagB
     log_debug(msg);
     return VK_FALSE;
   }
+  if (t_coopmat_scope_depth > 0 && g_layer_predates_coopmat2.load()) {
+    log_debug(msg + " (not validated: the layer predates VK_NV_cooperative_matrix2)");
+    return VK_FALSE;
+  }
   count_validation_message();
   if (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT)
     log_error(msg);
@@ -45,14 +52,15 @@ VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(VkDebugUtilsMessageSeverityFlagB
   return VK_FALSE;
 }
 
-bool layer_available(const char* name) {
+// The layer's Vulkan header version (specVersion), or 0 when it is not installed.
+uint32_t layer_version(const char* name) {
   uint32_t count = 0;
   vkEnumerateInstanceLayerProperties(&count, nullptr);
   std::vector<VkLayerProperties> layers(count);
   vkEnumerateInstanceLayerProperties(&count, layers.data());
   for (const auto& l : layers)
-    if (std::strcmp(l.layerName, name) == 0) return true;
-  return false;
+    if (std::strcmp(l.layerName, name) == 0) return l.specVersion;
+  return 0;
 }
 
 bool instance_extension_available(const char* name, const char* layer = nullptr) {
@@ -69,6 +77,11 @@ bool instance_extension_available(const char* name, const char* layer = nullptr)
 
 void count_validation_message() { ++g_validation_messages; }
 
+bool validation_layer_predates_coopmat2() { return g_layer_predates_coopmat2.load(); }
+
+CoopmatValidationScope::CoopmatValidationScope() { ++t_coopmat_scope_depth; }
+CoopmatValidationScope::~CoopmatValidationScope() { --t_coopmat_scope_depth; }
+
 bool validation_requested_by_env() {
   const char* env = std::getenv("QI_VALIDATION");
   return env && *env && std::strcmp(env, "0") != 0;
@@ -84,8 +97,9 @@ Instance::Instance(bool validation) {
   std::vector<const char*> layers;
   std::vector<const char*> extensions;
   if (validation) {
-    if (layer_available(kValidationLayer)) {
+    if (const uint32_t version = layer_version(kValidationLayer)) {
       layers.push_back(kValidationLayer);
+      g_layer_predates_coopmat2 = version < kLayerVersionKnowingCoopmat2;
     } else {
       static std::once_flag warned;
       std::call_once(warned, [] {

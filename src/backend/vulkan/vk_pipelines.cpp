@@ -6,10 +6,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include <unistd.h>
 
 #include "backend/vulkan/embedded_shaders.h"
+#include "backend/vulkan/vk_instance.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -177,6 +179,32 @@ PipelineRegistry::~PipelineRegistry() {
   if (cache_) vkDestroyPipelineCache(dev, cache_, nullptr);
 }
 
+namespace {
+
+// Whether a SPIR-V module declares the capability (its OpCapability instructions come first, right after
+// the header).
+bool declares_capability(const EmbeddedShader& s, uint32_t capability) {
+  constexpr size_t kHeaderWords = 5;
+  constexpr uint32_t kOpCapability = 17, kOpcodeMask = 0xFFFFu, kWordCountShift = 16;
+  for (size_t i = kHeaderWords; i < s.word_count;) {
+    const uint32_t op = s.words[i] & kOpcodeMask, words = s.words[i] >> kWordCountShift;
+    if (op != kOpCapability || words < 2) return false;
+    if (s.words[i + 1] == capability) return true;
+    i += words;
+  }
+  return false;
+}
+
+// SPV_KHR_cooperative_matrix's CooperativeMatrixKHR capability (the workgroup-scope GEMM's shaders).
+constexpr uint32_t kCapabilityCooperativeMatrixKhr = 6022;
+
+bool uses_khr_coopmat(std::string_view shader) {
+  const EmbeddedShader* s = find_shader(shader);
+  return s && declares_capability(*s, kCapabilityCooperativeMatrixKhr);
+}
+
+}  // namespace
+
 VkShaderModule PipelineRegistry::module(std::string_view shader) {
   if (auto it = modules_.find(shader); it != modules_.end()) return it->second;
   const EmbeddedShader* s = find_shader(shader);
@@ -187,6 +215,8 @@ VkShaderModule PipelineRegistry::module(std::string_view shader) {
   info.codeSize = s->word_count * sizeof(uint32_t);
   info.pCode = s->words;
   VkShaderModule m;
+  std::optional<CoopmatValidationScope> unvalidated;
+  if (declares_capability(*s, kCapabilityCooperativeMatrixKhr)) unvalidated.emplace();
   check(vkCreateShaderModule(device_.handle(), &info, nullptr, &m), "vkCreateShaderModule");
   modules_.emplace(std::string(shader), m);
   return m;
@@ -235,6 +265,8 @@ const Pipeline& PipelineRegistry::get(std::string_view shader, uint32_t bindings
   Pipeline p;
   p.layout = info.layout;
   p.bindings = bindings;
+  std::optional<CoopmatValidationScope> unvalidated;
+  if (uses_khr_coopmat(shader)) unvalidated.emplace();
   check(vkCreateComputePipelines(device_.handle(), cache_, 1, &info, nullptr, &p.pipeline),
         ("vkCreateComputePipelines(" + key + ")").c_str());
   if (device_.capture_pipeline_statistics()) log_pipeline_statistics(device_.handle(), p.pipeline, key);
