@@ -6,10 +6,9 @@
 // (BM/SG_M)·(BN/SG_N)·32 threads computes a BM×BN tile of C; each subgroup owns an SG_M×SG_N block held as
 // (SG_M/16)×(SG_N/16) fragments of 16×16 fp32 accumulators. K is walked in slices of BK: each thread fetches
 // its 16-byte chunks (8 fp16 of consecutive k) of the next slice from global memory into registers while the
-// tensor cores work on the current one. STAGES = 2: two shared-memory stages, one barrier per slice;
-// STAGES = 1: one stage (room for larger tiles), two barriers per slice. Workgroups are numbered GROUP_M row
-// tiles at a time down the columns, so the B operand of a column band is reused from L2 by the row tiles
-// running at the same time. The epilogue goes through a 16×16 fp32 patch per subgroup in shared memory.
+// tensor cores work on the current one (coopmat_gemm_staging.glsl, shared with the workgroup-scope tile).
+// STAGES = 2: two shared-memory stages, one barrier per slice; STAGES = 1: one stage (room for larger
+// tiles), two barriers per slice. The epilogue goes through a 16×16 fp32 patch per subgroup in shared memory.
 //
 // Performance rule: every loop that touches acc (or a per-chunk register array) has a constant trip count
 // and is unrolled, so these arrays are only ever indexed by constants. An array of cooperative matrices
@@ -39,51 +38,13 @@
 #error "define BM, BN, BK, SG_M, SG_N, STAGES and WG_THREADS"
 #endif
 
+#include "coopmat_gemm_staging.glsl"
+
 const uint SUBGROUP = 32u;
-const uint MMA = 16u;     // 16×16×16 cooperative matrices
-const uint VEC = 8u;      // fp16 per uvec4: the unit of loads, staging and shared addressing
-const uint GROUP_M = 8u;  // row tiles per band of the workgroup order (L2 reuse of B)
+const uint MMA = 16u;  // 16×16×16 cooperative matrices
 const uint FM = SG_M / MMA, FN = SG_N / MMA;
 const uint SG_COLS = BN / SG_N;
-const uint CHUNKS_PER_ROW = BK / VEC;
-const uint A_CHUNKS = BM * CHUNKS_PER_ROW / WG;  // per thread and slice
-const uint B_CHUNKS = BN * CHUNKS_PER_ROW / WG;
-// Row stride padded by one uvec4: a multiple of 16 bytes (cooperative loads) whose rows fall on distinct
-// 16-byte bank groups.
-const uint STRIDE = CHUNKS_PER_ROW + 1u;
-const uint A_STAGE = BM * STRIDE, B_STAGE = BN * STRIDE;
-shared uvec4 as[STAGES * A_STAGE];  // A slices, row-major [m][k]
-shared uvec4 bs[STAGES * B_STAGE];  // B slices, [n][k] = B (K×N) column-major
 shared float epi[(WG / SUBGROUP) * MMA * MMA];
-
-void gemm_begin_tile(uint row0, uint col0);
-void gemm_begin_slice(uint gk);
-uvec4 gemm_load_a(uint c, uint row, uint gk);
-uvec4 gemm_load_b(uint c, uint col, uint gk);
-uvec4 gemm_stage_b(uvec4 v);
-void gemm_store(uint row, uint col, float acc);
-
-// Chunk slot c of this thread covers tile row gemm_chunk_row(c) (of A or B), at k column gemm_chunk_k() of
-// the slice: WG is a multiple of CHUNKS_PER_ROW, so the column is the same for every slot.
-uint gemm_chunk_row(uint c) { return (gl_LocalInvocationID.x + c * WG) / CHUNKS_PER_ROW; }
-uint gemm_chunk_k() { return (gl_LocalInvocationID.x % CHUNKS_PER_ROW) * VEC; }
-
-uvec4 ar[A_CHUNKS];  // this thread's chunks of the next slice, in flight while the tensor cores work
-uvec4 br[B_CHUNKS];
-
-void gemm_fetch(uint k0, uint row0, uint col0) {
-  uint gk = k0 + gemm_chunk_k();
-  gemm_begin_slice(gk);
-  [[unroll]] for (uint c = 0u; c < A_CHUNKS; ++c) ar[c] = gemm_load_a(c, row0 + gemm_chunk_row(c), gk);
-  [[unroll]] for (uint c = 0u; c < B_CHUNKS; ++c) br[c] = gemm_load_b(c, col0 + gemm_chunk_row(c), gk);
-}
-
-void gemm_stage_store(uint stage) {
-  uint kc = gemm_chunk_k() / VEC;
-  [[unroll]] for (uint c = 0u; c < A_CHUNKS; ++c) as[stage * A_STAGE + gemm_chunk_row(c) * STRIDE + kc] = ar[c];
-  [[unroll]] for (uint c = 0u; c < B_CHUNKS; ++c)
-    bs[stage * B_STAGE + gemm_chunk_row(c) * STRIDE + kc] = gemm_stage_b(br[c]);
-}
 
 fcoopmatNV<32, gl_ScopeSubgroup, MMA, MMA> acc[FM][FN];
 
@@ -92,9 +53,11 @@ void gemm_multiply_slice(uint stage, uint sub_m, uint sub_n) {
     fcoopmatNV<16, gl_ScopeSubgroup, MMA, MMA> a[FM];
     fcoopmatNV<16, gl_ScopeSubgroup, MMA, MMA> b[FN];
     [[unroll]] for (uint i = 0u; i < FM; ++i)
-      coopMatLoadNV(a[i], as, stage * A_STAGE + (sub_m + i * MMA) * STRIDE + ks / VEC, STRIDE, false);
+      coopMatLoadNV(a[i], gemm_smem, A_BASE + stage * A_STAGE + (sub_m + i * MMA) * STRIDE + ks / VEC, STRIDE,
+                    false);
     [[unroll]] for (uint j = 0u; j < FN; ++j)
-      coopMatLoadNV(b[j], bs, stage * B_STAGE + (sub_n + j * MMA) * STRIDE + ks / VEC, STRIDE, true);
+      coopMatLoadNV(b[j], gemm_smem, B_BASE + stage * B_STAGE + (sub_n + j * MMA) * STRIDE + ks / VEC, STRIDE,
+                    true);
     [[unroll]] for (uint i = 0u; i < FM; ++i)
       [[unroll]] for (uint j = 0u; j < FN; ++j) acc[i][j] = coopMatMulAddNV(a[i], b[j], acc[i][j]);
   }
@@ -103,12 +66,8 @@ void gemm_multiply_slice(uint stage, uint sub_m, uint sub_n) {
 // The whole GEMM of this workgroup's tile; k_extent (a multiple of 8) bounds the k columns fetched.
 void gemm_run(uint rows, uint n, uint k_extent) {
   uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
-  uint tiles_m = (rows + BM - 1u) / BM, tiles_n = (n + BN - 1u) / BN;
-  uint id = linear_group_id();
-  if (id >= tiles_m * tiles_n) return;  // the grid is rounded up to whole rows of workgroups
-  uint band = id / (GROUP_M * tiles_n), in_band = id % (GROUP_M * tiles_n);
-  uint band_rows = min(GROUP_M, tiles_m - band * GROUP_M);
-  uint row0 = (band * GROUP_M + in_band % band_rows) * BM, col0 = (in_band / band_rows) * BN;
+  uint row0, col0;
+  if (!gemm_tile_origin(rows, n, row0, col0)) return;
   uint sub_m = (sg / SG_COLS) * SG_M, sub_n = (sg % SG_COLS) * SG_N;
 
   [[unroll]] for (uint i = 0u; i < FM; ++i)

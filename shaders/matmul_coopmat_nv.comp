@@ -7,7 +7,9 @@
 // The tile machinery (configuration defines BM, BN, BK, SG_M, SG_N, STAGES, WG_THREADS, mirrored by
 // kCoopmatConfigs in vk_matmul.cpp; register-prefetched slices, shared stages, the fragment loop, the
 // epilogue walk) is coopmat_gemm_tile.glsl, shared with conv3d_coopmat_nv.comp; this file supplies the
-// operands and the output. Any R, N, K: rows/columns past the edge and the K tail are zero-filled; weights
+// operands and the output. With WORKGROUP_SCOPE (defines BM, BN, BK, SPLIT, WG_THREADS) the tile is
+// coopmat_workgroup_gemm_tile.glsl instead: workgroup-scope matrices, the SPIR-V rewritten to
+// SPV_KHR_cooperative_matrix at build time (VK_NV_cooperative_matrix2 devices). Any R, N, K: rows/columns past the edge and the K tail are zero-filled; weights
 // with K not a multiple of 8 take an element-wise load path.
 #extension GL_NV_cooperative_matrix : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
@@ -30,6 +32,7 @@ layout(std430, binding = 2) readonly buffer Bias { uint bias_words[]; };
 layout(std430, binding = 3) readonly buffer Residual { float residual[]; };
 layout(std430, binding = 4) readonly buffer Gate { float gate[]; };
 layout(std430, binding = 5) writeonly buffer Y { float y[]; };
+layout(std430, binding = 5) writeonly buffer Y4 { vec4 y_quads[]; };
 layout(std430, binding = 6) readonly buffer RowScale { float row_scale[]; };
 layout(push_constant) uniform Params {
   uint rows, n, k, rows_per_item, act, flags, bias_dtype;
@@ -44,7 +47,11 @@ layout(constant_id = 2) const uint SPEC_BIAS_DTYPE = 0u;
 #define EPILOGUE_BIAS_DTYPE SPEC_BIAS_DTYPE
 #include "weights.glsl"
 #include "matmul_epilogue.glsl"
+#if defined(WORKGROUP_SCOPE)
+#include "coopmat_workgroup_gemm_tile.glsl"
+#else
 #include "coopmat_gemm_tile.glsl"
+#endif
 
 // 1 / s for a power of two s, exactly (a division may be approximate on some GPUs).
 float inverse_power_of_two(float s) {
@@ -65,16 +72,19 @@ bool vec_path() { return (p.k % VEC) == 0u; }
 void gemm_begin_tile(uint row0, uint col0) {}
 void gemm_begin_slice(uint gk) {}
 
+// Rows (and weight rows, below) past the edge load the last one instead: finite values whose results the
+// store drops, with no per-chunk test. rows and n are at least 1 (vk_matmul.cpp dispatches nothing else).
 uvec4 gemm_load_a(uint c, uint row, uint gk) {
   uint kp = packed_k();
-  return (row < p.rows && gk < kp) ? x_chunks[(row * kp + gk) / VEC] : uvec4(0u);
+  return gk < kp ? x_chunks[(min(row, p.rows - 1u) * kp + gk) / VEC] : uvec4(0u);
 }
 
 uvec4 gemm_load_b(uint c, uint col, uint gk) {
+  col = min(col, p.n - 1u);
   // K % 8 == 0: a chunk lies wholly inside or wholly past K.
-  if (vec_path()) return (col < p.n && gk < p.k) ? w_quads[(col * p.k + gk) / VEC] : uvec4(0u);
+  if (vec_path()) return gk < p.k ? w_quads[(col * p.k + gk) / VEC] : uvec4(0u);
   float v[8];
-  [[unroll]] for (uint j = 0u; j < 8u; ++j) v[j] = (col < p.n && gk + j < p.k) ? load_w(col * p.k + gk + j) : 0.0;
+  [[unroll]] for (uint j = 0u; j < 8u; ++j) v[j] = gk + j < p.k ? load_w(col * p.k + gk + j) : 0.0;
   return uvec4(packHalf2x16(vec2(v[0], v[1])), packHalf2x16(vec2(v[2], v[3])), packHalf2x16(vec2(v[4], v[5])),
                packHalf2x16(vec2(v[6], v[7])));
 }
@@ -92,6 +102,19 @@ uvec4 gemm_stage_b(uvec4 w) {
 
 void gemm_store(uint row, uint col, float v) {
   if (row < p.rows && col < p.n) store_output(row, col, v * inverse_power_of_two(row_scale[row]));
+}
+
+float gemm_row_factor(uint row) { return row < p.rows ? inverse_power_of_two(row_scale[row]) : 0.0; }
+
+void gemm_store4(uint row, uint col, vec4 v) {
+  if (row >= p.rows) return;
+  if (p.n % 4u == 0u && col < p.n) {  // the 4 columns are inside and 16-byte aligned: one store
+    y_quads[(row * p.n + col) / 4u] = vec4(epilogue_value(row, col, v.x), epilogue_value(row, col + 1u, v.y),
+                                           epilogue_value(row, col + 2u, v.z), epilogue_value(row, col + 3u, v.w));
+    return;
+  }
+  [[unroll]] for (uint j = 0u; j < 4u; ++j)
+    if (col + j < p.n) store_output(row, col + j, v[j]);
 }
 
 void main() { gemm_run(p.rows, p.n, packed_k()); }

@@ -20,19 +20,21 @@ const uint FLAG_RESIDUAL = 2u;
 const uint FLAG_GATE = 4u;
 const uint FLAG_GATE_PER_ITEM = 8u;  // gate is [B, N] (else [N])
 
-void store_output(uint row, uint col, float acc) {
+// y[row, col] for the accumulator acc.
+float epilogue_value(uint row, uint col, float acc) {
   float v = acc;
   if ((EPILOGUE_FLAGS & FLAG_BIAS) != 0u) v += LOAD_ANY_FLOAT(bias_words, col, EPILOGUE_BIAS_DTYPE);
   v = apply_activation(EPILOGUE_ACT, v);
-  uint i = row * p.n + col;
   if ((EPILOGUE_FLAGS & FLAG_RESIDUAL) != 0u) {
     if ((EPILOGUE_FLAGS & FLAG_GATE) != 0u) {
       uint g = (EPILOGUE_FLAGS & FLAG_GATE_PER_ITEM) != 0u ? (row / p.rows_per_item) * p.n + col : col;
       v *= gate[g];
     }
-    v += residual[i];
+    v += residual[row * p.n + col];
   }
-  y[i] = v;
+  return v;
 }
+
+void store_output(uint row, uint col, float acc) { y[row * p.n + col] = epilogue_value(row, col, acc); }
 
 #endif

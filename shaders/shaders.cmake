@@ -55,15 +55,7 @@ set(QI_COOPMAT_ANY_K 64x64x32)
 # A configuration "name BM BN BK SG_M SG_N STAGES WG_THREADS" as its name and the defines of
 # coopmat_gemm_tile.glsl.
 function(qi_coopmat_tile cfg name_var defines_var)
-  string(REPLACE " " ";" f "${cfg}")
-  list(GET f 0 name)
-  list(GET f 1 bm)
-  list(GET f 2 bn)
-  list(GET f 3 bk)
-  list(GET f 4 sgm)
-  list(GET f 5 sgn)
-  list(GET f 6 stages)
-  list(GET f 7 threads)
+  qi_config_fields("${cfg}" name bm bn bk sgm sgn stages threads)
   set(${name_var} ${name} PARENT_SCOPE)
   set(${defines_var} BM=${bm}u BN=${bn}u BK=${bk}u SG_M=${sgm}u SG_N=${sgn}u STAGES=${stages} WG_THREADS=${threads}
       PARENT_SCOPE)
@@ -78,6 +70,21 @@ foreach(cfg ${QI_COOPMAT_CONFIGS})
       qi_shader(NAME matmul_coopmat_nv_${name}_${w} SOURCE matmul_coopmat_nv.comp
                 DEFINES W_${W}=1 ${tile} REQUIRES GL_NV_cooperative_matrix)
     endif()
+  endforeach()
+endforeach()
+
+# matmul on workgroup-scope cooperative matrices (VK_NV_cooperative_matrix2; coopmat_workgroup_gemm_tile.glsl),
+# SPIR-V rewritten to SPV_KHR_cooperative_matrix: configuration "name BM BN BK SPLIT WG_THREADS", mirrored by
+# kWorkgroup in vk_matmul.cpp; K a multiple of 8 only (other K run the subgroup tiles).
+set(QI_COOPMAT_WORKGROUP_CONFIGS "wg128x128x32 128 128 32 4 128")
+foreach(cfg ${QI_COOPMAT_WORKGROUP_CONFIGS})
+  qi_config_fields("${cfg}" name bm bn bk split threads)
+  foreach(w f16 bf16)
+    string(TOUPPER ${w} W)
+    qi_shader(NAME matmul_coopmat_nv_${name}_${w}_k8 SOURCE matmul_coopmat_nv.comp KHR_COOPMAT
+              DEFINES W_${W}=1 WORKGROUP_SCOPE=1 BM=${bm}u BN=${bn}u BK=${bk}u SPLIT=${split}u
+                      WG_THREADS=${threads} K_MULTIPLE_OF_8=1
+              REQUIRES GL_NV_cooperative_matrix)
   endforeach()
 endforeach()
 
@@ -117,11 +124,7 @@ set(QI_ATTENTION_REGISTER_SOFTMAX_CONFIGS
     "br64_bc32 4 32 1"
     "br128_bc64 8 64 1")
 foreach(cfg ${QI_ATTENTION_REGISTER_SOFTMAX_CONFIGS})
-  string(REPLACE " " ";" f "${cfg}")
-  list(GET f 0 name)
-  list(GET f 1 subgroups)
-  list(GET f 2 bc)
-  list(GET f 3 prefetch)
+  qi_config_fields("${cfg}" name subgroups bc prefetch)
   qi_shader(NAME attention_coopmat_nv_register_softmax_${name} SOURCE attention_coopmat_nv_register_softmax.comp
             DEFINES SUBGROUPS=${subgroups}u BC=${bc}u PREFETCH=${prefetch} REQUIRES GL_NV_cooperative_matrix)
 endforeach()

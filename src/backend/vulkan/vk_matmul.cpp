@@ -1,6 +1,7 @@
 // matmul: y[..., N] = epilogue(x[..., K] · w[N, K]ᵀ). Variants: "scalar" (tiled fp32 GEMM, every device) and
 // "coopmat_nv" (fp16 tensor cores through VK_NV_cooperative_matrix with per-row activation scaling, a tile
-// configuration chosen by shape; "coopmat_nv_<tile>" forces one), each compiled per weight format:
+// configuration chosen by shape; "coopmat_nv_<tile>" forces one; where the device has VK_NV_cooperative_matrix2
+// workgroup scope, the "wg" tile on workgroup-scope matrices), each compiled per weight format:
 // matmul_scalar_<f32|f16|bf16>, matmul_coopmat_nv_<tile>_<f16|bf16>[_k8]. F32 weights
 // ask for fp32 arithmetic, so they always run the scalar kernel. Products of at most kGemvMaxRows
 // rows (the modulation vectors) run matmul_gemv_<format> whatever the variant: bandwidth-bound, fp32.
@@ -64,7 +65,29 @@ constexpr int64_t kDeepKRatio = 2;
 // mostly empty.
 constexpr int64_t kDeepKMinRows = 1024;
 
+// The workgroup-scope tile (matmul_coopmat_nv.comp with WORKGROUP_SCOPE, coopmat_workgroup_gemm_tile.glsl;
+// mirrors QI_COOPMAT_WORKGROUP_CONFIGS in shaders/shaders.cmake): a BM×BN tile as `split` accumulators of
+// BM×(BN/split), one workgroup-scope matrix each, one padded shared stage. Compiled for K a multiple of 8.
+struct WorkgroupConfig {
+  const char* name;
+  uint32_t bm, bn, bk, split, threads;
+  // The staged slices (rows padded by one 16-byte chunk) with the fp32 epilogue patch laid over them, and
+  // the rows' scale factors.
+  uint32_t shared_bytes() const {
+    constexpr uint32_t kChunkBytes = 16, kHalvesPerChunk = 8, kFloatBytes = 4;
+    const uint32_t staging = (bm + bn) * (bk / kHalvesPerChunk + 1) * kChunkBytes;
+    const uint32_t patch = bm * (bn / split) * kFloatBytes;
+    return std::max(staging, patch) + bm * kFloatBytes;
+  }
+};
+// Measured on an H100 (docs/performance.md, 2026-11-22): 237-258 TFLOP/s (kernel time) on the model's
+// 4096- and 6889-row shapes, against 139-160 for the best subgroup tile; as fast or faster from 64 rows on,
+// except N = 64 (proj_out: 0.096 ms against 64x64x32's 0.079). As a stand-alone kernel 128×256 with 256
+// threads ran within 2 %.
+constexpr WorkgroupConfig kWorkgroup{"wg128x128x32", 128, 128, 32, 4, 128};
+
 std::string coopmat_variant(const CoopmatConfig& c) { return std::string(kCoopmatNv) + "_" + c.name; }
+std::string coopmat_variant(const WorkgroupConfig& c) { return std::string(kCoopmatNv) + "_" + c.name; }
 
 const CoopmatConfig* coopmat_config(std::string_view variant) {
   for (const CoopmatConfig* c : kCoopmatConfigs)
@@ -111,6 +134,13 @@ bool coopmat_nv_usable(const Context& ctx) {
   return c.has_nv_coopmat_shape(kCoopmatMma, kCoopmatMma, kCoopmatMma, "f16", "f32");
 }
 
+bool coopmat_workgroup_usable(const Context& ctx) {
+  const DeviceCaps& c = ctx.caps();
+  const WorkgroupConfig& w = kWorkgroup;
+  return c.fp16 && c.memory_model && PipelineRegistry::has_shader("matmul_" + coopmat_variant(w) + "_f16_k8") &&
+         c.has_workgroup_coopmat(w.bm, w.bn / w.split, w.bk, w.threads, w.shared_bytes(), "f16", "f32");
+}
+
 struct Push {
   uint32_t rows, n, k, rows_per_item, act, flags, bias_dtype;
 };
@@ -124,6 +154,7 @@ void register_matmul_variants(Context& ctx) {
   std::vector<std::string> usable;
   if (coopmat_nv_usable(ctx)) {
     usable.emplace_back(kCoopmatNv);
+    if (coopmat_workgroup_usable(ctx)) usable.push_back(coopmat_variant(kWorkgroup));
     for (const CoopmatConfig* c : kCoopmatConfigs) usable.push_back(coopmat_variant(*c));
   }
   usable.push_back(kScalar);
@@ -186,10 +217,20 @@ Tensor matmul(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& 
   }
   const std::string variant = w.dtype() == DType::F32 ? std::string(kScalar) : ctx.variants().selected(kOp);
   if (variant.starts_with(kCoopmatNv)) {
+    // The workgroup-scope tile where the device has it (automatic, or forced), else a subgroup tile; K not a
+    // multiple of 8 always runs kAnyK.
+    const auto& usable = ctx.variants().usable(kOp);
+    const bool workgroup_usable =
+        std::find(usable.begin(), usable.end(), coopmat_variant(kWorkgroup)) != usable.end();
+    const bool workgroup = k % kPackAlign == 0 &&
+                           (variant == coopmat_variant(kWorkgroup) ||
+                            (variant == kCoopmatNv && workgroup_usable));
     const CoopmatConfig* chosen = coopmat_config(variant);
     const CoopmatConfig& cfg = k % kPackAlign != 0 ? kAnyK : chosen ? *chosen : choose_coopmat_config(rows, n, k);
     const std::string shader =
-        "matmul_" + coopmat_variant(cfg) + "_" + weight_suffix(w.dtype()) + (k % kPackAlign == 0 ? "_k8" : "");
+        workgroup ? "matmul_" + coopmat_variant(kWorkgroup) + "_" + weight_suffix(w.dtype()) + "_k8"
+                  : "matmul_" + coopmat_variant(cfg) + "_" + weight_suffix(w.dtype()) + (k % kPackAlign == 0 ? "_k8" : "");
+    const uint32_t tile_rows = workgroup ? kWorkgroup.bm : cfg.bm, tile_cols = workgroup ? kWorkgroup.bn : cfg.bn;
     const int64_t packed_k = ceil_div(k, kPackAlign) * kPackAlign;
     Tensor packed = ctx.alloc({rows, packed_k}, DType::F16);
     Tensor row_scale = ctx.alloc({rows}, DType::F32);
@@ -206,7 +247,7 @@ Tensor matmul(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& 
     const std::array<uint32_t, 3> epilogue_spec{push.flags, push.act, push.bias_dtype};
     ctx.dispatch(kOp, shader,
                  {in(packed), in(w), in(args.bias), in(args.residual), in(args.gate), out(y), in(row_scale)}, push,
-                 linear_grid(ceil_div(rows, cfg.bm) * ceil_div(n, cfg.bn)), epilogue_spec);
+                 linear_grid(ceil_div(rows, tile_rows) * ceil_div(n, tile_cols)), epilogue_spec);
     return y;
   }
   const std::string shader = "matmul_" + variant + "_" + weight_suffix(w.dtype());
