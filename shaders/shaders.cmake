@@ -75,7 +75,7 @@ endforeach()
 
 # matmul on workgroup-scope cooperative matrices (VK_NV_cooperative_matrix2; coopmat_workgroup_gemm_tile.glsl),
 # SPIR-V rewritten to SPV_KHR_cooperative_matrix: configuration "name BM BN BK SPLIT WG_THREADS", mirrored by
-# kWorkgroup in vk_matmul.cpp; K a multiple of 8 only (other K run the subgroup tiles).
+# kWorkgroupConfigs in vk_matmul.cpp; K a multiple of 8 only (other K run the subgroup tiles).
 set(QI_COOPMAT_WORKGROUP_CONFIGS "wg128x128x32 128 128 32 4 128")
 foreach(cfg ${QI_COOPMAT_WORKGROUP_CONFIGS})
   qi_config_fields("${cfg}" name bm bn bk split threads)

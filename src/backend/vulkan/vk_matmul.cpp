@@ -84,10 +84,20 @@ struct WorkgroupConfig {
 // 4096- and 6889-row shapes, against 139-160 for the best subgroup tile; as fast or faster from 64 rows on,
 // except N = 64 (proj_out: 0.096 ms against 64x64x32's 0.079). As a stand-alone kernel 128×256 with 256
 // threads ran within 2 %.
+// In the matmul on the same machine, 128×128×64 (255 registers, 42 KiB) ran 6-19 % slower and 128×256×32
+// with 256 threads 2-5 % slower on the 1024- to 6889-row shapes. Further configurations go in this list (the
+// automatic choice is kWorkgroup; the others can be forced, and bench kernels times each).
 constexpr WorkgroupConfig kWorkgroup{"wg128x128x32", 128, 128, 32, 4, 128};
+constexpr const WorkgroupConfig* kWorkgroupConfigs[] = {&kWorkgroup};
 
 std::string coopmat_variant(const CoopmatConfig& c) { return std::string(kCoopmatNv) + "_" + c.name; }
 std::string coopmat_variant(const WorkgroupConfig& c) { return std::string(kCoopmatNv) + "_" + c.name; }
+
+const WorkgroupConfig* workgroup_config(std::string_view variant) {
+  for (const WorkgroupConfig* c : kWorkgroupConfigs)
+    if (variant == coopmat_variant(*c)) return c;
+  return nullptr;
+}
 
 const CoopmatConfig* coopmat_config(std::string_view variant) {
   for (const CoopmatConfig* c : kCoopmatConfigs)
@@ -134,9 +144,8 @@ bool coopmat_nv_usable(const Context& ctx) {
   return c.has_nv_coopmat_shape(kCoopmatMma, kCoopmatMma, kCoopmatMma, "f16", "f32");
 }
 
-bool coopmat_workgroup_usable(const Context& ctx) {
+bool coopmat_workgroup_usable(const Context& ctx, const WorkgroupConfig& w) {
   const DeviceCaps& c = ctx.caps();
-  const WorkgroupConfig& w = kWorkgroup;
   return c.fp16 && c.memory_model && PipelineRegistry::has_shader("matmul_" + coopmat_variant(w) + "_f16_k8") &&
          c.has_workgroup_coopmat(w.bm, w.bn / w.split, w.bk, w.threads, w.shared_bytes(), "f16", "f32");
 }
@@ -154,7 +163,8 @@ void register_matmul_variants(Context& ctx) {
   std::vector<std::string> usable;
   if (coopmat_nv_usable(ctx)) {
     usable.emplace_back(kCoopmatNv);
-    if (coopmat_workgroup_usable(ctx)) usable.push_back(coopmat_variant(kWorkgroup));
+    for (const WorkgroupConfig* w : kWorkgroupConfigs)
+      if (coopmat_workgroup_usable(ctx, *w)) usable.push_back(coopmat_variant(*w));
     for (const CoopmatConfig* c : kCoopmatConfigs) usable.push_back(coopmat_variant(*c));
   }
   usable.push_back(kScalar);
@@ -220,17 +230,17 @@ Tensor matmul(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& 
     // The workgroup-scope tile where the device has it (automatic, or forced), else a subgroup tile; K not a
     // multiple of 8 always runs kAnyK.
     const auto& usable = ctx.variants().usable(kOp);
-    const bool workgroup_usable =
-        std::find(usable.begin(), usable.end(), coopmat_variant(kWorkgroup)) != usable.end();
-    const bool workgroup = k % kPackAlign == 0 &&
-                           (variant == coopmat_variant(kWorkgroup) ||
-                            (variant == kCoopmatNv && workgroup_usable));
+    const WorkgroupConfig* forced_workgroup = workgroup_config(variant);
+    const bool automatic_workgroup =
+        variant == kCoopmatNv && std::find(usable.begin(), usable.end(), coopmat_variant(kWorkgroup)) != usable.end();
+    const WorkgroupConfig* workgroup =
+        k % kPackAlign != 0 ? nullptr : forced_workgroup ? forced_workgroup : automatic_workgroup ? &kWorkgroup : nullptr;
     const CoopmatConfig* chosen = coopmat_config(variant);
     const CoopmatConfig& cfg = k % kPackAlign != 0 ? kAnyK : chosen ? *chosen : choose_coopmat_config(rows, n, k);
     const std::string shader =
-        workgroup ? "matmul_" + coopmat_variant(kWorkgroup) + "_" + weight_suffix(w.dtype()) + "_k8"
+        workgroup ? "matmul_" + coopmat_variant(*workgroup) + "_" + weight_suffix(w.dtype()) + "_k8"
                   : "matmul_" + coopmat_variant(cfg) + "_" + weight_suffix(w.dtype()) + (k % kPackAlign == 0 ? "_k8" : "");
-    const uint32_t tile_rows = workgroup ? kWorkgroup.bm : cfg.bm, tile_cols = workgroup ? kWorkgroup.bn : cfg.bn;
+    const uint32_t tile_rows = workgroup ? workgroup->bm : cfg.bm, tile_cols = workgroup ? workgroup->bn : cfg.bn;
     const int64_t packed_k = ceil_div(k, kPackAlign) * kPackAlign;
     Tensor packed = ctx.alloc({rows, packed_k}, DType::F16);
     Tensor row_scale = ctx.alloc({rows}, DType::F32);
