@@ -12,7 +12,9 @@
 //     give A and B matrices distinct shapes;
 //   - loads/stores: the column-major boolean constant becomes a MemoryLayout constant (RowMajorKHR 0,
 //     ColumnMajorKHR 1) and moves before the stride;
-//   - the capability and extension are renamed, the multiply-add and length opcodes renumbered.
+//   - the capability and extension are renamed, the multiply-add and length opcodes renumbered;
+//   - a conversion between matrices of different uses (an fp32 accumulator to an fp16 operand: attention's
+//     weights) adds SPV_NV_cooperative_matrix2's CooperativeMatrixConversionsNV capability and extension.
 // A newer glslang that compiles GL_KHR_cooperative_matrix makes this tool unnecessary for new shaders.
 //
 //   coopmat_nv_to_khr <in.spv> <out.spv>
@@ -41,7 +43,9 @@ constexpr uint32_t kOpFunction = 54;
 constexpr uint32_t kOpVariable = 59;
 constexpr uint32_t kFirstTypeOpcode = 19;  // OpTypeVoid
 constexpr uint32_t kLastTypeOpcode = 39;   // OpTypeForwardPointer
+constexpr uint32_t kOpFConvert = 115;
 constexpr uint32_t kCapabilityCooperativeMatrixNV = 5357;
+constexpr uint32_t kCapabilityCooperativeMatrixConversionsNV = 5431;  // SPV_NV_cooperative_matrix2
 constexpr uint32_t kCapabilityCooperativeMatrixKHR = 6022;
 constexpr uint32_t kOpTypeCooperativeMatrixNV = 5358;
 constexpr uint32_t kOpCooperativeMatrixLoadNV = 5359;
@@ -151,6 +155,22 @@ int main(int argc, char** argv) {
       assign_use(ins.operands[4], kUseAccumulator);
     }
   if (uint_type == 0) fail("the module declares no 32-bit unsigned integer type");
+  auto use_or_accumulator = [&](uint32_t type) {
+    auto it = use_of.find(type);
+    return it == use_of.end() ? kUseAccumulator : it->second;
+  };
+  // A conversion between matrices of different uses (an fp32 accumulator to an fp16 operand) needs
+  // SPV_NV_cooperative_matrix2's CooperativeMatrixConversionsNV.
+  bool use_conversion = false;
+  std::map<uint32_t, bool> is_matrix_type;
+  for (const Instruction& ins : module)
+    if (ins.opcode == kOpTypeCooperativeMatrixNV) is_matrix_type[ins.operands[0]] = true;
+  for (const Instruction& ins : module) {
+    if (ins.opcode != kOpFConvert || !is_matrix_type.count(ins.operands[0])) continue;
+    auto from = type_of.find(ins.operands[2]);
+    if (from != type_of.end() && use_or_accumulator(ins.operands[0]) != use_or_accumulator(from->second))
+      use_conversion = true;
+  }
 
   // Unsigned constants for uses and layouts, declared right after the uint type so that they precede every
   // matrix type (a module's own constants of the same values may come later; duplicates are valid).
@@ -177,16 +197,20 @@ int main(int argc, char** argv) {
   for (Instruction ins : module) {
     switch (ins.opcode) {
       case kOpCapability:
-        if (ins.operands[0] == kCapabilityCooperativeMatrixNV) ins.operands[0] = kCapabilityCooperativeMatrixKHR;
+        if (ins.operands[0] == kCapabilityCooperativeMatrixNV) {
+          ins.operands[0] = kCapabilityCooperativeMatrixKHR;
+          if (use_conversion) out.push_back({kOpCapability, {kCapabilityCooperativeMatrixConversionsNV}});
+        }
         break;
       case kOpExtension:
-        if (decode_string(ins.operands, 0) == "SPV_NV_cooperative_matrix")
+        if (decode_string(ins.operands, 0) == "SPV_NV_cooperative_matrix") {
           ins.operands = encode_string("SPV_KHR_cooperative_matrix");
+          if (use_conversion) out.push_back({kOpExtension, encode_string("SPV_NV_cooperative_matrix2")});
+        }
         break;
       case kOpTypeCooperativeMatrixNV: {
-        auto use = use_of.find(ins.operands[0]);
         ins.opcode = kOpTypeCooperativeMatrixKHR;
-        ins.operands.push_back(constant(use == use_of.end() ? kUseAccumulator : use->second));
+        ins.operands.push_back(constant(use_or_accumulator(ins.operands[0])));
         converted = true;
         break;
       }

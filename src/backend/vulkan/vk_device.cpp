@@ -91,6 +91,7 @@ Device::Device(DeviceCaps caps) : caps_(std::move(caps)) {
     khr_coop.cooperativeMatrix = VK_TRUE;
     coop2.cooperativeMatrixWorkgroupScope = VK_TRUE;
     coop2.cooperativeMatrixFlexibleDimensions = VK_TRUE;
+    coop2.cooperativeMatrixConversions = caps_.coopmat_conversions ? VK_TRUE : VK_FALSE;
     coop2.pNext = f13.pNext;
     khr_coop.pNext = &coop2;
     f13.pNext = &khr_coop;

@@ -193,6 +193,7 @@ DeviceCaps query_device_caps(VkInstance instance, VkPhysicalDevice physical) {
       }
     }
     c.coopmat_workgroup = !c.coopmat_workgroup_shapes.empty();
+    c.coopmat_conversions = c.coopmat_workgroup && coop2.cooperativeMatrixConversions;
   }
 
   if (c.nv_coopmat) {

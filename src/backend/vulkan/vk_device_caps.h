@@ -79,6 +79,8 @@ struct DeviceCaps {
   // Workgroup-scope cooperative matrices: VK_KHR_cooperative_matrix plus VK_NV_cooperative_matrix2's
   // cooperativeMatrixWorkgroupScope and cooperativeMatrixFlexibleDimensions (unless QI_COOPMAT_WORKGROUP=0).
   bool coopmat_workgroup = false;
+  // cooperativeMatrixConversions (with coopmat_workgroup): an accumulator converts to an A/B operand.
+  bool coopmat_conversions = false;
   uint32_t coopmat_workgroup_max_threads = 0;
   uint32_t coopmat_workgroup_max_dimension = 0;
   uint32_t coopmat_workgroup_reserved_shared = 0;  // shared memory the driver keeps for its own staging
