@@ -128,6 +128,24 @@ foreach(cfg ${QI_ATTENTION_REGISTER_SOFTMAX_CONFIGS})
   qi_shader(NAME attention_coopmat_nv_register_softmax_${name} SOURCE attention_coopmat_nv_register_softmax.comp
             DEFINES SUBGROUPS=${subgroups}u BC=${bc}u PREFETCH=${prefetch} REQUIRES GL_NV_cooperative_matrix)
 endforeach()
+# On workgroup-scope matrices (VK_NV_cooperative_matrix2, rewritten to SPV_KHR_cooperative_matrix): Sᵀ = K·Qᵀ
+# and Oᵀ += Vᵀ·Pᵀ, the softmax on accumulator elements through the layout coopmat_workgroup_layout_probe finds
+# for Sᵀ (BC×BR) and Oᵀ (128×BR); GRID_COLS is the subgroup-grid width the kernel is compiled for (the host
+# runs it only where the probe found that grid for both). Mirrored by kWorkgroupAttention in vk_attention.cpp.
+set(QI_ATTENTION_WORKGROUP_CONFIGS "br64_bc32 64 32 128 2")
+foreach(cfg ${QI_ATTENTION_WORKGROUP_CONFIGS})
+  qi_config_fields("${cfg}" name br bc threads grid_cols)
+  qi_shader(NAME attention_coopmat_nv_workgroup_${name} SOURCE attention_coopmat_workgroup.comp KHR_COOPMAT
+            DEFINES BR=${br}u BC=${bc}u WG_THREADS=${threads} GRID_COLS=${grid_cols}u REQUIRES GL_NV_cooperative_matrix)
+  foreach(shape "${bc} ${br}" "128 ${br}")
+    qi_config_fields("${shape}" rows cols)
+    set(probe coopmat_workgroup_layout_probe_${rows}x${cols}_t${threads})
+    if(NOT probe IN_LIST QI_SHADER_VARIANTS)
+      qi_shader(NAME ${probe} SOURCE coopmat_workgroup_layout_probe.comp KHR_COOPMAT
+                DEFINES ROWS=${rows}u COLS=${cols}u WG_THREADS=${threads} REQUIRES GL_NV_cooperative_matrix)
+    endif()
+  endforeach()
+endforeach()
 
 # Benchmark kernels (bench kernels' "ceiling" lines, not model ops; vk_tensor_core_peak.cpp): the tensor-core
 # multiply-add rate with operands in registers (fp32 and fp16 accumulators), then fed from shared memory as the

@@ -25,6 +25,7 @@ constexpr uint32_t kCapabilityCooperativeMatrixNV = 5357, kCapabilityCooperative
 constexpr uint32_t kFirstNvOpcode = 5358, kLastNvOpcode = 5362;  // OpTypeCooperativeMatrixNV .. LengthNV
 constexpr uint32_t kOpTypeCooperativeMatrixKHR = 4456, kOpCooperativeMatrixLoadKHR = 4457,
                    kOpCooperativeMatrixMulAddKHR = 4459;
+constexpr uint32_t kCapabilityCooperativeMatrixConversionsNV = 5431;
 constexpr uint32_t kScopeWorkgroup = 2;
 constexpr uint32_t kUseA = 0, kUseB = 1, kUseAccumulator = 2;
 
@@ -184,6 +185,35 @@ TEST(CoopmatKhrRewrite, ToolRefusesOneTypeAsBothOperands) {
   // A and B of the same shape and component type are one SPIR-V type, which KHR cannot give two uses.
   ScratchDir dir;
   EXPECT_NE(compile_and_rewrite(dir, gemm_shader("32, 32", "32, 32"), nullptr), 0);
+}
+
+bool declares_conversions(const std::vector<Instruction>& module) {
+  bool capability = false, extension = false;
+  for (const Instruction& ins : module) {
+    capability = capability ||
+                 (ins.opcode == kOpCapability && ins.operands[0] == kCapabilityCooperativeMatrixConversionsNV);
+    extension =
+        extension || (ins.opcode == kOpExtension && literal_string(ins.operands) == "SPV_NV_cooperative_matrix2");
+  }
+  EXPECT_EQ(capability, extension) << "the capability and its extension come together";
+  return capability;
+}
+
+// The workgroup-scope attention converts its fp32 score accumulator into the fp16 B operand of P·V: that
+// needs SPV_NV_cooperative_matrix2's CooperativeMatrixConversionsNV, which a GEMM does not.
+TEST(CoopmatKhrRewrite, AccumulatorToOperandConversionDeclaresConversions) {
+  const EmbeddedShader* attention = nullptr;
+  const EmbeddedShader* gemm = nullptr;
+  for (const EmbeddedShader& s : embedded_shaders()) {
+    if (std::string(s.name) == "attention_coopmat_nv_workgroup_br64_bc32") attention = &s;
+    if (std::string(s.name) == "matmul_coopmat_nv_wg128x128x32_f16_k8") gemm = &s;
+  }
+  if (!attention || !gemm) GTEST_SKIP() << "this build's glslc lacks GL_NV_cooperative_matrix";
+  const std::vector<Instruction> module = parse(attention->words, attention->word_count);
+  const std::map<uint32_t, MatrixType> types = check_khr_module(module);
+  EXPECT_EQ(types.size(), 6u);  // K and Vᵀ (A), Qᵀ and Pᵀ (B), Sᵀ and Oᵀ (accumulators)
+  EXPECT_TRUE(declares_conversions(module));
+  EXPECT_FALSE(declares_conversions(parse(gemm->words, gemm->word_count)));
 }
 
 }  // namespace

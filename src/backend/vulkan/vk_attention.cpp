@@ -7,10 +7,14 @@
 //            probed accumulator layout is one it handles (vk_coopmat_layout.h), else attention_coopmat_nv
 //            (scores through shared memory, no assumption). "coopmat_nv_shared_softmax" and
 //            "coopmat_nv_register_softmax_<config>" force one kernel and configuration.
+//  "coopmat_nv_workgroup_<config>": attention_coopmat_workgroup on workgroup-scope matrices
+//            (VK_NV_cooperative_matrix2 with conversions) where the probed workgroup-scope accumulator layout
+//            is the one it was compiled for (vk_coopmat_workgroup_layout.h).
 #include <algorithm>
 #include <array>
 
 #include "backend/vulkan/vk_coopmat_layout.h"
+#include "backend/vulkan/vk_coopmat_workgroup_layout.h"
 #include "backend/vulkan/vk_op_checks.h"
 #include "backend/vulkan/vk_ops.h"
 
@@ -63,6 +67,33 @@ constexpr uint64_t kLargeGridWorkgroups = 1024;
 std::string register_softmax_variant(const RegisterSoftmaxConfig& c) {
   return std::string(kRegisterSoftmaxPrefix) + c.name;
 }
+// attention_coopmat_workgroup.comp's configuration (mirrors QI_ATTENTION_WORKGROUP_CONFIGS in
+// shaders/shaders.cmake): br query rows per workgroup of `threads`, bc keys per tile, compiled for a
+// grid_cols-wide subgroup grid of its accumulators Sᵀ (bc × br) and Oᵀ (head dim × br).
+struct WorkgroupAttentionConfig {
+  const char* name;
+  uint32_t br, bc, threads, grid_cols;
+  // Shared memory: the K and V tiles (fp16 rows padded by one 16-byte chunk), the keys' scales and biases, a
+  // column value per query and grid row.
+  uint32_t shared_bytes() const {
+    constexpr uint32_t kChunkBytes = 16, kHalvesPerChunk = 8, kFloatBytes = 4, kSubgroup = 32;
+    const uint32_t row_chunks = uint32_t(kCoopmatHeadDim) / kHalvesPerChunk + 1;
+    const uint32_t grid_rows = threads / kSubgroup / grid_cols;
+    return 2 * bc * row_chunks * kChunkBytes + 2 * bc * kFloatBytes + grid_rows * br * kFloatBytes;
+  }
+};
+// Measured on an H100 (docs/performance.md, 2026-11-22), TFLOP/s at S4352 / S7145: br64_bc32 (128 threads,
+// 255 registers) 125-127 / 141-143 against the register-softmax kernels' 116 / 133; the same with 256 threads
+// (168 registers) 108 / 117; br32_bc64 (128 threads, 237 registers) 89 / 97. BR = 128 is not possible: with
+// D = 128 two operands of one shape would need two uses.
+constexpr WorkgroupAttentionConfig kWorkgroupAttentionConfigs[] = {
+    {"br64_bc32", 64, 32, 128, 2},
+};
+
+std::string workgroup_variant(const WorkgroupAttentionConfig& c) {
+  return std::string(kCoopmatNv) + "_workgroup_" + c.name;
+}
+
 // attention_pack.comp modes (mirror MODE_* there).
 constexpr uint32_t kPackHeadMax = 0, kPackRow = 1, kPackHead = 2;
 
@@ -118,6 +149,30 @@ Packed pack_f16(Context& ctx, const Tensor& x, bool per_head) {
   return r;
 }
 
+// Whether the device runs attention_coopmat_workgroup: workgroup-scope matrices of its shapes with
+// accumulator-to-operand conversions, and the accumulator layout it was compiled for (probed).
+bool workgroup_attention_usable(Context& ctx, const WorkgroupAttentionConfig& w) {
+  const DeviceCaps& c = ctx.caps();
+  const uint32_t d = uint32_t(kCoopmatHeadDim);
+  if (!c.coopmat_conversions || !PipelineRegistry::has_shader("attention_" + workgroup_variant(w)) ||
+      !c.has_workgroup_coopmat(w.bc, w.br, d, w.threads, w.shared_bytes(), "f16", "f32") ||
+      !c.has_workgroup_coopmat(d, w.br, w.bc, w.threads, w.shared_bytes(), "f16", "f32"))
+    return false;
+  return probe_workgroup_layout(ctx, w.bc, w.br, w.threads) == w.grid_cols &&
+         probe_workgroup_layout(ctx, d, w.br, w.threads) == w.grid_cols;
+}
+
+// The workgroup-scope configuration that `variant` runs (the automatic "coopmat_nv" takes the first usable
+// one), or nullptr.
+const WorkgroupAttentionConfig* workgroup_attention_config(const Context& ctx, const std::string& variant) {
+  const auto& usable = ctx.variants().usable(kOp);
+  for (const WorkgroupAttentionConfig& w : kWorkgroupAttentionConfigs) {
+    const bool available = std::find(usable.begin(), usable.end(), workgroup_variant(w)) != usable.end();
+    if (variant == workgroup_variant(w) || (variant == kCoopmatNv && available)) return &w;
+  }
+  return nullptr;
+}
+
 // The register-softmax configuration that `variant` runs for `heads` (batch × query heads) of sq query rows
 // (the automatic "coopmat_nv" picks one by grid size where the device has those kernels), or nullptr for
 // attention_coopmat_nv.
@@ -148,6 +203,8 @@ void register_attention_variants(Context& ctx) {
                                           });
     if (all_compiled && ctx.accumulator_layout())
       for (const RegisterSoftmaxConfig& r : kRegisterSoftmaxConfigs) usable.push_back(register_softmax_variant(r));
+    for (const WorkgroupAttentionConfig& w : kWorkgroupAttentionConfigs)
+      if (workgroup_attention_usable(ctx, w)) usable.push_back(workgroup_variant(w));
     usable.emplace_back(kSharedSoftmax);
   }
   usable.push_back(kScalar);
@@ -186,9 +243,12 @@ Tensor attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v
   if (result.numel() == 0) return result;
   const std::string& variant = ctx.variants().selected(kOp);
   if (variant.starts_with(kCoopmatNv) && d == kCoopmatHeadDim && !args.causal && sk > 0) {
-    const RegisterSoftmaxConfig* config = register_softmax_config(ctx, variant, sq, batch * hq);
-    const std::string shader = config ? "attention_" + register_softmax_variant(*config) : "attention_coopmat_nv";
-    const uint32_t query_rows = config ? config->query_rows() : kCoopmatQueryRows;
+    const WorkgroupAttentionConfig* workgroup = workgroup_attention_config(ctx, variant);
+    const RegisterSoftmaxConfig* config = workgroup ? nullptr : register_softmax_config(ctx, variant, sq, batch * hq);
+    const std::string shader = workgroup ? "attention_" + workgroup_variant(*workgroup)
+                               : config  ? "attention_" + register_softmax_variant(*config)
+                                         : "attention_coopmat_nv";
+    const uint32_t query_rows = workgroup ? workgroup->br : config ? config->query_rows() : kCoopmatQueryRows;
     const std::array<uint32_t, 2> layout = accumulator_layout_constants(ctx);
     const uint64_t blocks = ceil_div(sq, query_rows);
     if (blocks > kMaxGridDim || hq > kMaxGridDim || batch > kMaxGridDim)
