@@ -83,7 +83,7 @@ struct WorkgroupAttentionConfig {
   }
 };
 // Measured on an H100 (docs/performance.md, 2026-11-22), TFLOP/s at S4352 / S7145: br64_bc32 (128 threads,
-// 255 registers) 125-127 / 141-143 against the register-softmax kernels' 116 / 133; the same with 256 threads
+// 251 registers) 126 / 147 against the register-softmax kernels' 116 / 133-135; the same with 256 threads
 // (168 registers) 108 / 117; br32_bc64 (128 threads, 237 registers) 89 / 97. BR = 128 is not possible: with
 // D = 128 two operands of one shape would need two uses.
 constexpr WorkgroupAttentionConfig kWorkgroupAttentionConfigs[] = {
