@@ -141,7 +141,7 @@ int compile_and_rewrite(const ScratchDir& dir, const std::string& glsl, std::vec
   return rc;
 }
 
-std::string gemm_shader(const char* a_shape, const char* b_shape) {
+std::string gemm_shader(const char* a_shape, const char* b_shape, const char* multiply_add = "a, b, c") {
   return std::string(R"(#version 450
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -154,7 +154,7 @@ void main() {
   coopMatLoadNV(a, h, 0, 32, false);
   coopMatLoadNV(b, h, 4096, 32, true);
   fcoopmatNV<32, gl_ScopeWorkgroup, 32, 32> c = fcoopmatNV<32, gl_ScopeWorkgroup, 32, 32>(0.0);
-  c = coopMatMulAddNV(a, b, c);
+  c = coopMatMulAddNV()" + multiply_add + R"();
   coopMatStoreNV(c, f, 0, 32, false);
 }
 )";
@@ -180,11 +180,40 @@ TEST(CoopmatKhrRewrite, ToolGivesEachOperandItsUse) {
   EXPECT_EQ(use_count, (std::map<uint32_t, uint32_t>{{kUseA, 1}, {kUseB, 1}, {kUseAccumulator, 1}}));
 }
 
-TEST(CoopmatKhrRewrite, ToolRefusesOneTypeAsBothOperands) {
+TEST(CoopmatKhrRewrite, ToolClonesATypeNeededAsBothOperands) {
   if (!build_tools_present()) GTEST_SKIP() << "glslc or the rewriting tool is not where the build left it";
-  // A and B of the same shape and component type are one SPIR-V type, which KHR cannot give two uses.
+  // A and B of the same shape and component type are one NV type; a KHR type has one use, so B's value (and
+  // the variables it passes through) is retyped to a clone of it.
   ScratchDir dir;
-  EXPECT_NE(compile_and_rewrite(dir, gemm_shader("32, 32", "32, 32"), nullptr), 0);
+  std::vector<Instruction> module;
+  ASSERT_EQ(compile_and_rewrite(dir, gemm_shader("32, 32", "32, 32"), &module), 0);
+  const std::map<uint32_t, MatrixType> types = check_khr_module(module);
+  std::map<uint32_t, uint32_t> use_count;
+  for (const auto& [id, t] : types) {
+    ++use_count[t.use];
+    EXPECT_EQ(t.rows, 32u);
+    EXPECT_EQ(t.cols, 32u);
+  }
+  EXPECT_EQ(use_count, (std::map<uint32_t, uint32_t>{{kUseA, 1}, {kUseB, 1}, {kUseAccumulator, 1}}));
+  // Each load produces the type of the operand it feeds.
+  // The multiply-add's operands have the types of their uses (through the variables glslang keeps them in).
+  std::map<uint32_t, uint32_t> value_type;
+  for (const Instruction& ins : module)
+    if (ins.operands.size() >= 2 && types.count(ins.operands[0])) value_type[ins.operands[1]] = ins.operands[0];
+  int multiply_adds = 0;
+  for (const Instruction& ins : module) {
+    if (ins.opcode != kOpCooperativeMatrixMulAddKHR) continue;
+    ++multiply_adds;
+    EXPECT_EQ(types.at(value_type.at(ins.operands[2])).use, kUseA);
+    EXPECT_EQ(types.at(value_type.at(ins.operands[3])).use, kUseB);
+  }
+  EXPECT_EQ(multiply_adds, 1);
+}
+
+TEST(CoopmatKhrRewrite, ToolRefusesOneValueAsBothOperands) {
+  if (!build_tools_present()) GTEST_SKIP() << "glslc or the rewriting tool is not where the build left it";
+  ScratchDir dir;
+  EXPECT_NE(compile_and_rewrite(dir, gemm_shader("32, 32", "32, 32", "a, a, c"), nullptr), 0);
 }
 
 bool declares_conversions(const std::vector<Instruction>& module) {

@@ -8,8 +8,9 @@
 // and a KHR load/store names its layout by an integer constant instead of a boolean. So a shader written
 // with NV types (glslang accepts gl_ScopeWorkgroup and any dimensions there) becomes a KHR shader here:
 //   - each NV matrix type gets the use its operand position in OpCooperativeMatrixMulAddNV gives it (types
-//     used by no multiply-add are accumulators); a type used in two positions is an error, the shader must
-//     give A and B matrices distinct shapes;
+//     used by no multiply-add are accumulators); a type needed in two positions (an A and a B operand of the
+//     same shape) is cloned per extra use and the values needing it are retyped where they are loaded or
+//     converted (anything else, e.g. a value through a phi, is an error);
 //   - loads/stores: the column-major boolean constant becomes a MemoryLayout constant (RowMajorKHR 0,
 //     ColumnMajorKHR 1) and moves before the stride;
 //   - the capability and extension are renamed, the multiply-add and length opcodes renumbered;
@@ -22,7 +23,9 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +43,12 @@ constexpr uint32_t kOpConstantFalse = 42;
 constexpr uint32_t kOpConstant = 43;
 constexpr uint32_t kOpSpecConstantOp = 52;  // the last of the constant-declaring opcodes from OpConstantTrue
 constexpr uint32_t kOpFunction = 54;
+constexpr uint32_t kOpTypePointer = 32;
+constexpr uint32_t kOpLoad = 61;
+constexpr uint32_t kOpStore = 62;
+constexpr uint32_t kOpCompositeConstruct = 80;
+constexpr uint32_t kOpCompositeInsert = 82;
+constexpr uint32_t kStorageClassFunction = 7;
 constexpr uint32_t kOpVariable = 59;
 constexpr uint32_t kFirstTypeOpcode = 19;  // OpTypeVoid
 constexpr uint32_t kLastTypeOpcode = 39;   // OpTypeForwardPointer
@@ -139,21 +148,92 @@ int main(int argc, char** argv) {
     if (ins.opcode == kOpConstantTrue || ins.opcode == kOpConstantFalse)
       bool_constant[ins.operands[1]] = ins.opcode == kOpConstantTrue;
   }
-  auto assign_use = [&](uint32_t value, uint32_t use) {
-    auto t = type_of.find(value);
-    if (t == type_of.end()) fail("cannot find the type of multiply-add operand %" + std::to_string(value));
-    auto [it, fresh] = use_of.emplace(t->second, use);
+  // The use each multiply-add operand needs, and the uses each NV type is needed in.
+  std::map<uint32_t, uint32_t> required_use;  // value -> use
+  auto require = [&](uint32_t value, uint32_t use) {
+    if (!type_of.count(value)) fail("cannot find the type of multiply-add operand %" + std::to_string(value));
+    auto [it, fresh] = required_use.emplace(value, use);
     if (!fresh && it->second != use)
-      fail("matrix type %" + std::to_string(t->second) +
-           " is used as two operands of a multiply-add; give A, B and accumulator matrices distinct types");
+      fail("value %" + std::to_string(value) + " is used as two different operands of multiply-adds");
   };
+  std::map<uint32_t, std::set<uint32_t>> uses_of_type;
   for (const Instruction& ins : module)
     if (ins.opcode == kOpCooperativeMatrixMulAddNV) {
-      use_of.emplace(ins.operands[0], kUseAccumulator);
-      assign_use(ins.operands[2], kUseMatrixA);
-      assign_use(ins.operands[3], kUseMatrixB);
-      assign_use(ins.operands[4], kUseAccumulator);
+      uses_of_type[ins.operands[0]].insert(kUseAccumulator);
+      require(ins.operands[2], kUseMatrixA);
+      require(ins.operands[3], kUseMatrixB);
+      require(ins.operands[4], kUseAccumulator);
     }
+  for (const auto& [value, use] : required_use) uses_of_type[type_of[value]].insert(use);
+  // A type needed in one use gets it. A type needed in several keeps the first for itself and gets a clone per
+  // other use. The values needing another use are retyped to the clone together with everything their value
+  // flows through: Function variables (glslang keeps matrices in them, even optimised) with their loads and
+  // stores, element inserts, and at the source a load from memory, a conversion or a fill. A value needing
+  // another use flowing into one that needs the first, or through anything else (a phi, a call), is an error.
+  std::map<uint32_t, size_t> definition;  // result id -> index in module (values and variables)
+  std::map<uint32_t, std::vector<uint32_t>> loads_from, stores_to, stored_into, inserted_into;
+  std::map<uint32_t, std::pair<uint32_t, uint32_t>> pointer_type;  // pointer type id -> (storage class, pointee)
+  for (size_t i = 0; i < module.size(); ++i) {
+    const Instruction& ins = module[i];
+    if (ins.opcode == kOpTypePointer) pointer_type[ins.operands[0]] = {ins.operands[1], ins.operands[2]};
+    if (ins.operands.size() >= 2 && type_of.count(ins.operands[1]) && type_of[ins.operands[1]] == ins.operands[0])
+      definition.emplace(ins.operands[1], i);
+    if (ins.opcode == kOpLoad) loads_from[ins.operands[2]].push_back(ins.operands[1]);
+    if (ins.opcode == kOpStore) {
+      stores_to[ins.operands[0]].push_back(ins.operands[1]);
+      stored_into[ins.operands[1]].push_back(ins.operands[0]);
+    }
+    if (ins.opcode == kOpCompositeInsert) inserted_into[ins.operands[3]].push_back(ins.operands[1]);
+  }
+  std::map<uint32_t, std::vector<std::pair<uint32_t, uint32_t>>> clones;  // type -> (clone id, use)
+  std::map<uint32_t, uint32_t> function_pointer_clone;                      // clone id -> its pointer type id
+  for (const auto& [type, uses] : uses_of_type) {
+    use_of[type] = *uses.begin();
+    for (auto u = std::next(uses.begin()); u != uses.end(); ++u) {
+      const uint32_t clone = bound++;
+      clones[type].push_back({clone, *u});
+      std::set<uint32_t> seen;
+      std::vector<uint32_t> work;
+      for (const auto& [value, use] : required_use)
+        if (use == *u && type_of[value] == type) work.push_back(value);
+      auto refuse = [&](uint32_t id, const std::string& why) {
+        fail("matrix type %" + std::to_string(type) + " is needed as two different multiply-add operands, and %" +
+             std::to_string(id) + " " + why + "; give the A, B and accumulator matrices distinct types");
+      };
+      while (!work.empty()) {
+        const uint32_t id = work.back();
+        work.pop_back();
+        if (!seen.insert(id).second) continue;
+        auto def = definition.find(id);
+        if (def == definition.end()) refuse(id, "has no definition the tool can follow");
+        Instruction& ins = module[def->second];
+        if (ins.opcode == kOpVariable) {  // a Function variable of the type: its loads and stores follow
+          auto ptr = pointer_type.find(ins.operands[0]);
+          if (ptr == pointer_type.end() || ptr->second.first != kStorageClassFunction || ptr->second.second != type)
+            refuse(id, "is a variable other than a Function variable of the type");
+          auto [it, fresh] = function_pointer_clone.emplace(clone, 0);
+          if (fresh) it->second = bound++;
+          ins.operands[0] = it->second;
+          for (uint32_t v : loads_from[id]) work.push_back(v);
+          for (uint32_t v : stores_to[id]) work.push_back(v);
+          continue;
+        }
+        auto need = required_use.find(id);
+        if (need != required_use.end() && need->second != *u) refuse(id, "flows into an operand of the other use");
+        if (type_of[id] != type) refuse(id, "is not of the type");
+        switch (ins.opcode) {
+          case kOpCooperativeMatrixLoadNV: case kOpFConvert: case kOpCompositeConstruct: case kOpUndef: break;
+          case kOpLoad: work.push_back(ins.operands[2]); break;
+          case kOpCompositeInsert: work.push_back(ins.operands[3]); break;
+          default: refuse(id, "is made by opcode " + std::to_string(ins.opcode));
+        }
+        ins.operands[0] = clone;
+        type_of[id] = clone;
+        for (uint32_t var : stored_into[id]) work.push_back(var);
+        for (uint32_t v : inserted_into[id]) work.push_back(v);
+      }
+    }
+  }
   if (uint_type == 0) fail("the module declares no 32-bit unsigned integer type");
   auto use_or_accumulator = [&](uint32_t type) {
     auto it = use_of.find(type);
@@ -231,7 +311,20 @@ int main(int argc, char** argv) {
       case kOpCooperativeMatrixLengthNV: ins.opcode = kOpCooperativeMatrixLengthKHR; break;
       default: break;
     }
+    const bool matrix_type = ins.opcode == kOpTypeCooperativeMatrixKHR;
     out.push_back(std::move(ins));
+    if (matrix_type) {  // the type's clones for its other uses (same component type, scope and shape)
+      const std::vector<uint32_t> type = out.back().operands;
+      for (const auto& [clone, use] : clones[type[0]]) {
+        std::vector<uint32_t> o = type;
+        o[0] = clone;
+        o.back() = constant(use);
+        out.push_back({kOpTypeCooperativeMatrixKHR, o});
+        auto ptr = function_pointer_clone.find(clone);
+        if (ptr != function_pointer_clone.end())
+          out.push_back({kOpTypePointer, {ptr->second, kStorageClassFunction, clone}});
+      }
+    }
     if (out.back().opcode == kOpTypeInt && out.back().operands[0] == uint_type) {
       // New constants go right after the type they are of, before any matrix type that names them.
       out.insert(out.end(), new_constants.begin(), new_constants.end());
