@@ -7,9 +7,9 @@
 //
 // Written transposed: per key tile of BC keys, Sᵀ = K·Qᵀ (BC × BR, keys down, queries across), the weights
 // Pᵀ = exp2(Sᵀ − m) converted from the fp32 accumulator to an fp16 B operand (CooperativeMatrixConversionsNV),
-// and Oᵀ += Vᵀ·Pᵀ (D × BR). Either way round, BR must differ from D and from BC: a KHR matrix type has one use,
-// so two operands of one shape and component type cannot be A and B (tools/shader_build/coopmat_nv_to_khr.cpp). Qᵀ stays in registers for the whole loop; K and V tiles are staged in shared memory
-// by the workgroup.
+// and Oᵀ += Vᵀ·Pᵀ (D × BR). With BR = D, K (A) and Pᵀ (B) have one NV type, which the SPIR-V rewrite clones
+// (a KHR matrix type has one use; tools/shader_build/coopmat_nv_to_khr.cpp). Qᵀ stays in registers for the
+// whole loop; K and V tiles are staged in shared memory by the workgroup.
 //
 // The softmax works on the accumulators' elements where they are, through the layout the host probed
 // (vk_coopmat_workgroup_layout.h): the subgroups tile both accumulators as a GRID_ROWS × GRID_COLS grid, so a
@@ -44,8 +44,8 @@ layout(push_constant) uniform Params {
 } p;
 
 const uint D = 128u;  // head dim (kCoopmatHeadDim in vk_attention.cpp)
-// BR query rows per workgroup, BC keys per tile: BR ≠ D and BR ≠ BC, or K and Pᵀ (Qᵀ and Vᵀ) would be
-// one matrix type in two uses; 2·BC ≥ BR, so the K/V staging area holds Q's rows at the start.
+// BR query rows per workgroup, BC keys per tile; 2·BC ≥ BR, so the K/V staging area holds Q's rows at the
+// start.
 const uint SUBGROUP = 32u;
 const uint GRID_ROWS = WG / SUBGROUP / GRID_COLS;
 const uint VEC = 8u;   // fp16 per uvec4

@@ -132,7 +132,9 @@ endforeach()
 # and Oᵀ += Vᵀ·Pᵀ, the softmax on accumulator elements through the layout coopmat_workgroup_layout_probe finds
 # for Sᵀ (BC×BR) and Oᵀ (128×BR); GRID_COLS is the subgroup-grid width the kernel is compiled for (the host
 # runs it only where the probe found that grid for both). Mirrored by kWorkgroupAttention in vk_attention.cpp.
-set(QI_ATTENTION_WORKGROUP_CONFIGS "br64_bc32 64 32 128 2")
+set(QI_ATTENTION_WORKGROUP_CONFIGS
+    "br128_bc64 128 64 256 4"
+    "br64_bc32 64 32 128 2")
 foreach(cfg ${QI_ATTENTION_WORKGROUP_CONFIGS})
   qi_config_fields("${cfg}" name br bc threads grid_cols)
   qi_shader(NAME attention_coopmat_nv_workgroup_${name} SOURCE attention_coopmat_workgroup.comp KHR_COOPMAT

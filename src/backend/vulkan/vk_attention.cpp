@@ -82,11 +82,12 @@ struct WorkgroupAttentionConfig {
     return 2 * bc * row_chunks * kChunkBytes + 2 * bc * kFloatBytes + grid_rows * br * kFloatBytes;
   }
 };
-// Measured on an H100 (docs/performance.md, 2026-11-22), TFLOP/s at S4352 / S7145: br64_bc32 (128 threads,
-// 251 registers) 126 / 147 against the register-softmax kernels' 116 / 133-135; the same with 256 threads
-// (168 registers) 108 / 117; br32_bc64 (128 threads, 237 registers) 89 / 97. BR = 128 is not possible: with
-// D = 128 two operands of one shape would need two uses.
+// Measured on an H100 (docs/performance.md, 2026-11-22), TFLOP/s at S4352 / S7145: br128_bc64 (256 threads,
+// 255 registers, 45 KiB of shared memory with the driver's) 150 / 179; br64_bc32 (128 threads, 251 registers)
+// 124-126 / 146-147; the register-softmax kernels 115-116 / 133-135. Dropped: br64_bc32 with 256 threads (168
+// registers) 108 / 117, br32_bc64 (128 threads) 89 / 97. The automatic choice is the first usable one.
 constexpr WorkgroupAttentionConfig kWorkgroupAttentionConfigs[] = {
+    {"br128_bc64", 128, 64, 256, 4},
     {"br64_bc32", 64, 32, 128, 2},
 };
 
