@@ -50,7 +50,9 @@ struct Result {
 };
 
 // Ops whose every variant is timed (the others run their automatic choice).
-bool times_every_variant(const std::string& op) { return op == "matmul" || op == "attention" || op == "conv3d"; }
+bool times_every_variant(const std::string& op) {
+  return op == "matmul" || op == "attention" || op == "joint_attention" || op == "conv3d";
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -173,7 +175,27 @@ std::vector<Case> make_cases(Backend& b, bool small, const CaseChoice& choice, s
     c.run = [&b, q, k, v, a] { b.attention(q, k, v, a); };
     cases.push_back(c);
   }
-  const char* const row_ops[] = {"layer_norm_modulate", "rms_norm", "rope", "unary gelu", "binary add"};
+  for (int64_t M : choice.wants("joint_attention") ? token_counts : std::vector<int64_t>{}) {
+    // The same sequences as the attention cases, given as the MMDiT gives them: text and image operands
+    // apart, the output split the same way (what concat ×3 + attention + slice ×2 did before).
+    const int64_t L = small ? 16 : kAnchorTextTokens, S = M + L, H = small ? 4 : heads;
+    auto operands = [&](int64_t len) {
+      return AttentionOperands{random_tensor(b, {1, len, H, hd}, rng), random_tensor(b, {1, len, H, hd}, rng),
+                               random_tensor(b, {1, len, H, hd}, rng)};
+    };
+    const AttentionOperands text = operands(L), image = operands(M);
+    Case c;
+    c.op = "joint_attention";
+    c.shape = "S" + std::to_string(L) + "+" + std::to_string(M) + " heads" + std::to_string(H) + " d" + std::to_string(hd);
+    c.flops = 4.0 * double(H) * double(S) * double(S) * double(hd);
+    c.anchor_key = "heads" + std::to_string(H) + "_d" + std::to_string(hd) + "_S" + std::to_string(S);
+    AttentionArgs a;
+    a.scale = float(1.0 / std::sqrt(double(hd)));
+    c.run = [&b, text, image, a] { b.joint_attention(text, image, a); };
+    cases.push_back(c);
+  }
+  const char* const row_ops[] = {"layer_norm_modulate", "rms_norm", "rope", "rms_norm_rope", "unary gelu",
+                                 "binary add"};
   if (std::any_of(std::begin(row_ops), std::end(row_ops), [&](const char* op) { return choice.wants(op); })) {
     // Row-wise memory-bound ops on the image stream.
     const int64_t M = token_counts.back();
@@ -190,6 +212,11 @@ std::vector<Case> make_cases(Backend& b, bool small, const CaseChoice& choice, s
                      2 * row_bytes, "", [&b, qk, w] { b.rms_norm(qk, w, 1e-6f); }});
     cases.push_back({"rope", std::to_string(M) + "x" + std::to_string(dim / hd) + "x" + std::to_string(hd), 0,
                      2 * row_bytes, "", [&b, qk, rope_table] { b.rope(qk, rope_table, RopeStyle::Interleaved); }});
+    // The MMDiT's Q/K norm and RoPE fused: x read and y written once, as each of the two ops above does alone.
+    cases.push_back({"rms_norm_rope", std::to_string(M) + "x" + std::to_string(dim / hd) + "x" + std::to_string(hd), 0,
+                     2 * row_bytes, "", [&b, qk, w, rope_table] {
+                       b.rms_norm_rope(qk, w, 1e-6f, rope_table, RopeStyle::Interleaved);
+                     }});
     cases.push_back({"unary gelu", std::to_string(M) + "x" + std::to_string(dim), 0, 2 * row_bytes, "",
                      [&b, x] { b.unary(x, UnaryOp::GeluTanh); }});
     cases.push_back({"binary add", std::to_string(M) + "x" + std::to_string(dim), 0, 3 * row_bytes, "",

@@ -16,7 +16,9 @@
 // lane holds the same COLUMNS query columns of Sᵀ and of Oᵀ. A column's maximum is reduced over the lane's
 // rows, over the eight lanes that share its columns (shuffles) and over the grid rows (shared memory); its
 // running sum stays partial per lane until the end. Masked keys (mask 0, beyond Sk) get weight 0; a query that
-// sees no key produces zeros. GQA: head h reads kv head h / (Hq / Hkv). No causal mask.
+// sees no key produces zeros. GQA: head h reads kv head h / (Hq / Hkv). No causal mask. With split > 0 the
+// output is two tensors (joint attention): queries below split go to o [B, split, Hq, D], the others to
+// o_tail [B, Sq - split, Hq, D].
 #extension GL_NV_cooperative_matrix : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -36,11 +38,13 @@ layout(std430, binding = 3) readonly buffer QInv { float q_inv[]; };  // [B, Hq,
 layout(std430, binding = 4) readonly buffer KInv { float k_inv[]; };  // [B, Hkv, Sk]
 layout(std430, binding = 5) readonly buffer VInv { float v_inv[]; };  // [B, Hkv, Sk], one value per head
 layout(std430, binding = 6) readonly buffer Mask { float key_mask[]; };
-layout(std430, binding = 7) writeonly buffer O { float o[]; };       // [B, Sq, Hq, D]
+layout(std430, binding = 7) writeonly buffer O { float o[]; };       // [B, Sq, Hq, D] (or its first split rows)
+layout(std430, binding = 8) writeonly buffer OTail { float o_tail[]; };
 layout(push_constant) uniform Params {
   uint sq, sk, hq, hkv;
   float scale;
   uint has_mask;
+  uint split;
 } p;
 
 const uint D = 128u;  // head dim (kCoopmatHeadDim in vk_attention.cpp)
@@ -206,15 +210,24 @@ void main() {
     out_scale[jb] = l > 0.0 ? vscale / l : 0.0;
   }
   [[unroll]] for (uint e = 0u; e < OT_ELEMENTS; ++e) ot[e] *= out_scale[e % COLUMNS];
-  // Oᵀ column q is o's row for query q0 + q: a whole block stores column-major, a partial one per element.
+  // Oᵀ column q is the output row of query q0 + q: a whole block within one output stores column-major, any
+  // other block per element.
   uint o_stride = p.hq * D;
-  if (q0 + BR <= p.sq) {
-    coopMatStoreNV(ot, o, ((batch * p.sq + q0) * p.hq + head) * D, o_stride, true);
+  uint first = p.split == 0u ? p.sq : p.split, tail = p.sq - first;  // query rows of o and of o_tail
+  if (q0 + BR <= first) {
+    coopMatStoreNV(ot, o, ((batch * first + q0) * p.hq + head) * D, o_stride, true);
+    return;
+  }
+  if (q0 >= first && q0 + BR <= p.sq) {
+    coopMatStoreNV(ot, o_tail, ((batch * tail + q0 - first) * p.hq + head) * D, o_stride, true);
     return;
   }
   uint ot_row0 = grid_row * OT_BLOCK_ROWS + lane / LANES_PER_ROW;
   [[unroll]] for (uint e = 0u; e < OT_ELEMENTS; ++e) {
     uint qi = q0 + column[e % COLUMNS], d = ot_row0 + ROW_STEP * (e / COLUMNS);
-    if (qi < p.sq) o[((batch * p.sq + qi) * p.hq + head) * D + d] = ot[e];
+    if (qi < first)
+      o[((batch * first + qi) * p.hq + head) * D + d] = ot[e];
+    else if (qi < p.sq)
+      o_tail[((batch * tail + qi - first) * p.hq + head) * D + d] = ot[e];
   }
 }

@@ -9,6 +9,7 @@ qi_shader(NAME rms_norm SOURCE rms_norm.comp)
 qi_shader(NAME layer_norm_modulate SOURCE layer_norm_modulate.comp)
 qi_shader(NAME channel_rms_norm SOURCE channel_rms_norm.comp)
 qi_shader(NAME rope SOURCE rope.comp)
+qi_shader(NAME rms_norm_rope SOURCE rms_norm_rope.comp)
 qi_shader(NAME upsample_nearest2x SOURCE upsample_nearest2x.comp)
 qi_shader(NAME concat SOURCE concat.comp)
 qi_shader(NAME concat_vec4 SOURCE concat.comp DEFINES VEC4=1)
@@ -23,7 +24,7 @@ qi_shader(NAME guided_euler_step SOURCE guided_euler_step.comp)
 
 # The row reductions (segment_reduce.glsl) once more with subgroup operations: "<name>_subgroup", run where
 # the device has subgroup arithmetic and shuffles in compute shaders (row_reduce_shader in vk_op_checks.cpp).
-foreach(n rms_norm layer_norm_modulate guided_euler_step matmul_pack_rows attention_pack)
+foreach(n rms_norm rms_norm_rope layer_norm_modulate guided_euler_step matmul_pack_rows attention_pack)
   qi_shader(NAME ${n}_subgroup SOURCE ${n}.comp DEFINES SEGMENT_SUBGROUP=1)
 endforeach()
 

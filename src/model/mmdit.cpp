@@ -21,9 +21,9 @@ constexpr float kTimestepMaxPeriod = 10000.0f;
 // Weight streaming: the next block's matrices are copied while this block runs, each copy recorded just
 // before one of the block's large matmuls, the image-stream GEMMs (N×3072 by 3072×3072 for q/k/v/out,
 // N×3072 by 3072×12288 and back for the MLP), so that a GPU can run it while the GEMM computes: two
-// weights before each projection (the image and text weights of that projection, 2×19 MB), three before
-// each MLP matmul (an MLP weight of each stream and a modulation weight, 2×75 + 113 MB). 4·2 + 2·3 = 14:
-// every streamed weight, in the order below.
+// weights before each projection (the image and text weights of that projection, 2×19 MB; the six of q, k
+// and v before their one matmul_many), three before each MLP matmul (an MLP weight of each stream and a
+// modulation weight, 2×75 + 113 MB). 4·2 + 2·3 = 14: every streamed weight, in the order below.
 constexpr int kCopiesBeforeProjection = 2, kCopiesBeforeMlp = 3;
 }  // namespace
 
@@ -98,15 +98,19 @@ Mmdit::Context Mmdit::prepare(const Tensor& prompt_embeds, int64_t hp, int64_t w
   return c;
 }
 
-Mmdit::Qkv Mmdit::project_qkv(const Stream& s, const Tensor& x_mod, int64_t len, const Tensor& rope,
-                               int copies) const {
+AttentionOperands Mmdit::project_qkv(const Stream& s, const Tensor& x_mod, int64_t len, const Tensor& rope,
+                                     int copies) const {
   const int64_t H = config_.num_attention_heads, hd = config_.attention_head_dim;
-  Qkv r;
-  r.q = apply(s.q, x_mod, {}, copies).reshape({1, len, H, hd});
-  r.k = apply(s.k, x_mod, {}, copies).reshape({1, len, H, hd});
-  r.v = apply(s.v, x_mod, {}, copies).reshape({1, len, H, hd});
-  r.q = backend_.rope(backend_.rms_norm(r.q, s.norm_q, config_.norm_eps), rope, RopeStyle::Interleaved);
-  r.k = backend_.rope(backend_.rms_norm(r.k, s.norm_k, config_.norm_eps), rope, RopeStyle::Interleaved);
+  // One call for the three projections of x_mod (a backend prepares x_mod once); the weight copies that
+  // would have been recorded before each of them go before it.
+  constexpr int kProjections = 3;
+  if (copies) blocks_.pump(kProjections * copies);
+  const Tensor w[kProjections] = {s.q.w, s.k.w, s.v.w};
+  const MatmulArgs args[kProjections] = {{.bias = s.q.b}, {.bias = s.k.b}, {.bias = s.v.b}};
+  const std::vector<Tensor> y = backend_.matmul_many(x_mod, w, args);
+  AttentionOperands r{y[0].reshape({1, len, H, hd}), y[1].reshape({1, len, H, hd}), y[2].reshape({1, len, H, hd})};
+  r.q = backend_.rms_norm_rope(r.q, s.norm_q, config_.norm_eps, rope, RopeStyle::Interleaved);
+  r.k = backend_.rms_norm_rope(r.k, s.norm_k, config_.norm_eps, rope, RopeStyle::Interleaved);
   return r;
 }
 
@@ -141,11 +145,10 @@ Tensor Mmdit::forward(const Tensor& latents, float timestep, const Context& ctx,
     // Joint attention, text first.
     Tensor a_img = backend_.layer_norm_modulate(img, chunk(mod_img, kShift1), chunk(mod_img, kScale1), eps);
     Tensor a_txt = backend_.layer_norm_modulate(txt, chunk(mod_txt, kShift1), chunk(mod_txt, kScale1), eps);
-    Qkv qi = project_qkv(b.img, a_img, N, ctx.image_rope, kCopiesBeforeProjection);
-    Qkv qt = project_qkv(b.txt, a_txt, L, ctx.text_rope, 0);
-    Tensor q = backend_.concat(qt.q, qi.q, 1), k = backend_.concat(qt.k, qi.k, 1), v = backend_.concat(qt.v, qi.v, 1);
-    Tensor o = backend_.attention(q, k, v, attn);
-    Tensor o_img = backend_.slice(o, 1, L, N).reshape({N, D});
+    const AttentionOperands qkv_img = project_qkv(b.img, a_img, N, ctx.image_rope, kCopiesBeforeProjection);
+    const AttentionOperands qkv_txt = project_qkv(b.txt, a_txt, L, ctx.text_rope, 0);
+    const AttentionSplit o = backend_.joint_attention(qkv_txt, qkv_img, attn);
+    Tensor o_img = o.second.reshape({N, D});
     img = apply(b.img.out, o_img, {.residual = img, .gate = chunk(mod_img, kGate1).reshape({D})},
                 kCopiesBeforeProjection);
 
@@ -156,7 +159,7 @@ Tensor Mmdit::forward(const Tensor& latents, float timestep, const Context& ctx,
     // After the last block only the image stream is read (spec §3.5): its text-side tail is skipped unless
     // a sink wants to see it.
     if (!last || sink) {
-      Tensor o_txt = backend_.slice(o, 1, 0, L).reshape({L, D});
+      Tensor o_txt = o.first.reshape({L, D});
       txt = apply(b.txt.out, o_txt, {.residual = txt, .gate = chunk(mod_txt, kGate1).reshape({D})});
       h = backend_.layer_norm_modulate(txt, chunk(mod_txt, kShift2), chunk(mod_txt, kScale2), eps);
       h = apply(b.txt.mlp_in, h, {.act = Activation::GeluTanh});

@@ -58,10 +58,7 @@ class Mmdit {
   Tensor apply(const Linear& l, const Tensor& x, MatmulArgs args = {}, int copies = 0) const;
 
   // Runs one stream's half of a block up to the attention inputs.
-  struct Qkv {
-    Tensor q, k, v;
-  };
-  Qkv project_qkv(const Stream& s, const Tensor& x_mod, int64_t len, const Tensor& rope, int copies) const;
+  AttentionOperands project_qkv(const Stream& s, const Tensor& x_mod, int64_t len, const Tensor& rope, int copies) const;
 
   TransformerConfig config_;
   Backend& backend_;

@@ -11,6 +11,24 @@ void Backend::run_ceiling_kernel(std::string_view name) {
   throw UsageError("backend " + this->name() + " has no ceiling kernel '" + std::string(name) + "'");
 }
 
+std::vector<Tensor> Backend::matmul_many(const Tensor& x, std::span<const Tensor> w, std::span<const MatmulArgs> args) {
+  if (w.size() != args.size())
+    throw InputError("matmul_many: " + std::to_string(w.size()) + " weights but " + std::to_string(args.size()) +
+                     " argument sets");
+  std::vector<Tensor> y;
+  y.reserve(w.size());
+  for (size_t i = 0; i < w.size(); ++i) y.push_back(matmul(x, w[i], args[i]));
+  return y;
+}
+
+AttentionSplit Backend::joint_attention(const AttentionOperands& first, const AttentionOperands& second,
+                                        const AttentionArgs& args) {
+  const Tensor o = attention(concat(first.q, second.q, 1), concat(first.k, second.k, 1),
+                             concat(first.v, second.v, 1), args);
+  const int64_t split = first.q.dim(1);
+  return {slice(o, 1, 0, split), slice(o, 1, split, o.dim(1) - split)};
+}
+
 std::vector<float> Backend::to_host_f32(const Tensor& t) {
   std::vector<float> out(size_t(t.numel()));
   switch (t.dtype()) {
@@ -43,8 +61,8 @@ std::vector<float> Backend::to_host_f32(const Tensor& t) {
 
 const std::vector<std::string>& all_op_names() {
   static const std::vector<std::string> names = {
-      "matmul", "attention", "rms_norm", "layer_norm_modulate", "channel_rms_norm", "rope", "conv3d",
-      "upsample_nearest2x", "unary", "binary", "scale", "concat", "slice", "transpose", "pack_patches",
+      "matmul", "attention", "joint_attention", "rms_norm", "layer_norm_modulate", "channel_rms_norm", "rope", "rms_norm_rope",
+      "conv3d", "upsample_nearest2x", "unary", "binary", "scale", "concat", "slice", "transpose", "pack_patches",
       "unpack_patches", "timestep_embedding", "to_rgb8", "guided_euler_step"};
   return names;
 }

@@ -10,6 +10,7 @@
 //  * Ops may run asynchronously; to_host() and flush() are the synchronisation points.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,15 @@ struct AttentionArgs {
   float scale = 1.0f;   // multiplies Q·Kᵀ
   bool causal = false;  // query i sees keys j <= i + (Sk - Sq)
   Tensor key_mask;      // [B, Sk] F32, 1 = attend, 0 = masked; optional
+};
+
+// One set of attention operands: q [B, Sq, Hq, D], k and v [B, Sk, Hkv, D].
+struct AttentionOperands {
+  Tensor q, k, v;
+};
+// The two parts of a joint attention's output (see Backend::joint_attention).
+struct AttentionSplit {
+  Tensor first, second;
 };
 
 struct Conv3dArgs {
@@ -126,9 +136,22 @@ class Backend {
   // ---- ops --------------------------------------------------------------------------------------------
   // y[..., N] = epilogue(x[..., K] · w[N, K]ᵀ).
   virtual Tensor matmul(const Tensor& x, const Tensor& w, const MatmulArgs& args = {}) = 0;
+  // Several products of one input (the Q, K and V projections): y[i] = matmul(x, w[i], args[i]). A backend
+  // may prepare x once for all of them (the Vulkan tensor-core kernels pack it to scaled fp16 once); the
+  // default calls matmul for each.
+  virtual std::vector<Tensor> matmul_many(const Tensor& x, std::span<const Tensor> w,
+                                          std::span<const MatmulArgs> args);
   // q [B, Sq, Hq, D], k/v [B, Sk, Hkv, D] (Hq % Hkv == 0; query head j uses kv head j / (Hq/Hkv))
   // -> [B, Sq, Hq, D]. softmax(scale·Q·Kᵀ + mask)·V with fp32 statistics, never the full score matrix.
   virtual Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionArgs& args) = 0;
+  // Joint attention (the MMDiT's text and image tokens, spec §3.4): attention over the two operand sets
+  // concatenated along the sequence axis, first's tokens first, with the output split the same way:
+  //   o = attention(concat(first.q, second.q, 1), concat(first.k, second.k, 1), concat(first.v, second.v, 1))
+  //   -> {o[:, :first.q.dim(1)], o[:, first.q.dim(1):]}.
+  // key_mask covers the joint keys. Backends may avoid materialising the concatenations and the split; the
+  // default composes the ops above (the reference).
+  virtual AttentionSplit joint_attention(const AttentionOperands& first, const AttentionOperands& second,
+                                         const AttentionArgs& args);
 
   // y = x · rsqrt(mean(x², last axis) + eps) · weight (weight [C] optional). Per-head norms reshape first.
   virtual Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) = 0;
@@ -139,6 +162,9 @@ class Backend {
 
   // x [B, S, H, D]; table [S, D/2, 2] F32 holding (cos θ, sin θ) of each rotation pair for each position.
   virtual Tensor rope(const Tensor& x, const Tensor& table, RopeStyle style) = 0;
+  // rope(rms_norm(x, weight, eps), table, style) in one pass: the per-head Q/K norm then RoPE (x [B, S, H, D]).
+  virtual Tensor rms_norm_rope(const Tensor& x, const Tensor& weight, float eps, const Tensor& table,
+                               RopeStyle style) = 0;
 
   // x [Cin, T, H, W], w [Cout, Cin, kT, kH, kW], bias [Cout] optional -> [Cout, T', H', W'].
   virtual Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3dArgs& args) = 0;

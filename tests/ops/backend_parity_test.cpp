@@ -4,11 +4,13 @@
 //
 // Each case draws fresh random non-zero inputs from a seeded RNG: odd sizes, sizes that are not multiples of
 // 16/32/64 tiles, the model's shapes scaled down, at least one real-size shape per op (kept cheap: short
-// sequences, small images) and, for matmul, attention and conv3d, activations of magnitude 1e7 (fp16 overflows
-// there). The backends under test poison their allocations, so an element an op fails to write shows up as NaN.
+// sequences, small images) and, for matmul, attention, joint_attention, conv3d and rms_norm_rope, activations
+// of magnitude 1e7 (fp16 overflows there). The backends under test poison their allocations, so an element
+// an op fails to write shows up as NaN.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -218,6 +220,56 @@ std::vector<ParityCase> attention_cases() {
   };
 }
 
+// Joint attention: two operand sets (text then image tokens in the MMDiT) attended as one sequence; the two
+// output parts are compared joined.
+struct JointAttentionSpec {
+  int64_t batch, first, second, hq, hkv, d;
+  bool mask = false;
+  float qk_magnitude = 1.0f, v_magnitude = 1.0f, k_factor = 1.0f;
+};
+
+ParityCase joint_attention_case(const JointAttentionSpec& s) {
+  std::string name = std::string("B") + std::to_string(s.batch) + "_S" + std::to_string(s.first) + "+" +
+                     std::to_string(s.second) + "_H" + std::to_string(s.hq) + "/" + std::to_string(s.hkv) + "_D" +
+                     std::to_string(s.d);
+  if (s.mask) name += "_mask";
+  if (s.qk_magnitude != 1.0f || s.v_magnitude != 1.0f) name += "_q_v1e7_ksmall";
+  return {name, kF32, [s](Rng& rng) -> CaseRun {
+            auto operands = [&](int64_t len) {
+              return std::array<HostTensor, 3>{random_tensor(rng, {s.batch, len, s.hq, s.d}, s.qk_magnitude),
+                                               random_tensor(rng, {s.batch, len, s.hkv, s.d}, s.qk_magnitude * s.k_factor),
+                                               random_tensor(rng, {s.batch, len, s.hkv, s.d}, s.v_magnitude)};
+            };
+            const std::array<HostTensor, 3> a = operands(s.first), b = operands(s.second);
+            const int64_t sk = s.first + s.second;
+            std::vector<float> mask(size_t(s.batch * sk), 1.0f);
+            std::bernoulli_distribution keep(0.7);
+            for (float& m : mask) m = keep(rng) ? 1.0f : 0.0f;
+            return [=](Backend& be) {
+              AttentionArgs args;
+              args.scale = float(1.0 / std::sqrt(double(s.d)));
+              if (s.mask) args.key_mask = be.from_host_f32(mask, {s.batch, sk});
+              const AttentionSplit o =
+                  be.joint_attention({upload(be, a[0]), upload(be, a[1]), upload(be, a[2])},
+                                     {upload(be, b[0]), upload(be, b[1]), upload(be, b[2])}, args);
+              return be.concat(o.first, o.second, 1);
+            };
+          }};
+}
+
+std::vector<ParityCase> joint_attention_cases() {
+  return {
+      joint_attention_case({1, 5, 11, 2, 2, 8}),
+      joint_attention_case({2, 3, 9, 4, 2, 24, true}),
+      // Head dim 128 (the tensor-core kernels): a query block across the split, whole blocks on both sides
+      // (130 first tokens), partial last blocks, a text mask, GQA; q and v of 1e7 with k of 1e-7.
+      joint_attention_case({2, 7, 300, 4, 4, 128, true}),
+      joint_attention_case({1, 130, 129, 2, 1, 128}),
+      joint_attention_case({1, 64, 80, 24, 24, 128, true}),  // real: text and image tokens of the DiT
+      joint_attention_case({1, 20, 150, 3, 3, 128, false, kHuge, kHuge, 1.0f / (kHuge * kHuge)}),
+  };
+}
+
 // ---- norms, rope ------------------------------------------------------------------------------------------------
 
 ParityCase rms_norm_case(const Shape& x, bool weight, DType wdtype, float magnitude = 1.0f) {
@@ -251,21 +303,61 @@ ParityCase channel_norm_case(const Shape& x, const Shape& gamma, DType gdtype) {
           }};
 }
 
+std::string style_name(RopeStyle style) { return style == RopeStyle::Interleaved ? "_interleaved" : "_halfsplit"; }
+
+// A (cos θ, sin θ) table [S, D/2, 2] of random angles for x [B, S, H, D].
+std::vector<float> random_rope_table(Rng& rng, const Shape& x) {
+  std::uniform_real_distribution<double> angle(-50, 50);
+  std::vector<float> table;
+  for (int64_t i = 0; i < x[1] * x[3] / 2; ++i) {
+    double a = angle(rng);
+    table.push_back(float(std::cos(a)));
+    table.push_back(float(std::sin(a)));
+  }
+  return table;
+}
+
 ParityCase rope_case(const Shape& x, RopeStyle style) {
-  std::string name = dims("x", x) + (style == RopeStyle::Interleaved ? "_interleaved" : "_halfsplit");
-  return {name, kF32, [=](Rng& rng) -> CaseRun {
+  return {dims("x", x) + style_name(style), kF32, [=](Rng& rng) -> CaseRun {
             HostTensor xs = random_tensor(rng, x);
-            std::uniform_real_distribution<double> angle(-50, 50);
-            std::vector<float> table;
-            for (int64_t i = 0; i < x[1] * x[3] / 2; ++i) {
-              double a = angle(rng);
-              table.push_back(float(std::cos(a)));
-              table.push_back(float(std::sin(a)));
-            }
+            std::vector<float> table = random_rope_table(rng, x);
             return [=](Backend& be) {
               return be.rope(upload(be, xs), be.from_host_f32(table, {x[1], x[3] / 2, 2}), style);
             };
           }};
+}
+
+ParityCase rms_norm_rope_case(const Shape& x, RopeStyle style, bool weight, DType wdtype, float magnitude = 1.0f) {
+  std::string name = dims("x", x) + style_name(style) + (weight ? "_w" + std::string(dtype_name(wdtype)) : "_noweight");
+  if (magnitude != 1.0f) name += "_x1e7";
+  return {name, kF32, [=](Rng& rng) -> CaseRun {
+            HostTensor xs = random_tensor(rng, x, magnitude);
+            HostTensor w = random_weight(rng, {x.back()}, wdtype);
+            std::vector<float> table = random_rope_table(rng, x);
+            return [=](Backend& be) {
+              return be.rms_norm_rope(upload(be, xs), weight ? upload_as_weight(be, w) : Tensor(), 1e-6f,
+                                      be.from_host_f32(table, {x[1], x[3] / 2, 2}), style);
+            };
+          }};
+}
+
+std::vector<ParityCase> rms_norm_rope_cases() {
+  using R = RopeStyle;
+  const DType F32 = DType::F32, F16 = DType::F16, BF16 = DType::BF16;
+  return {
+      rms_norm_rope_case({1, 7, 3, 8}, R::Interleaved, false, F32),
+      rms_norm_rope_case({2, 9, 5, 18}, R::HalfSplit, true, F32),
+      rms_norm_rope_case({2, 3, 1, 2}, R::Interleaved, true, BF16),
+      rms_norm_rope_case({3, 5, 2, 130}, R::HalfSplit, true, F16),     // pairs past a whole share per thread
+      rms_norm_rope_case({1, 80, 24, 128}, R::Interleaved, true, BF16),  // real: DiT Q/K
+      rms_norm_rope_case({1, 80, 24, 128}, R::Interleaved, false, F32),
+      rms_norm_rope_case({1, 40, 28, 128}, R::HalfSplit, true, BF16),
+      rms_norm_rope_case({1, 33, 24, 128}, R::Interleaved, true, BF16, kHuge),
+      rms_norm_rope_case({2, 5, 3, 66}, R::HalfSplit, false, F32, kHuge),
+      // Head vectors longer than the Vulkan kernel holds in registers (x read twice).
+      rms_norm_rope_case({1, 2, 1, 8200}, R::Interleaved, true, F32),
+      rms_norm_rope_case({1, 1, 2, 8200}, R::HalfSplit, false, F32, kHuge),
+  };
 }
 
 // ---- conv3d ---------------------------------------------------------------------------------------------------
@@ -463,6 +555,7 @@ const std::map<std::string, std::vector<ParityCase>>& parity_cases() {
   static const std::map<std::string, std::vector<ParityCase>> table = {
       {"matmul", matmul_cases()},
       {"attention", attention_cases()},
+      {"joint_attention", joint_attention_cases()},
       {"rms_norm",
        {rms_norm_case({3, 5, 7}, false, DType::F32), rms_norm_case({2, 9, 4, 128}, true, DType::BF16),
         rms_norm_case({2, 1, 130}, true, DType::F32, 1000.0f),
@@ -479,6 +572,7 @@ const std::map<std::string, std::vector<ParityCase>>& parity_cases() {
        {rope_case({1, 7, 3, 8}, R::Interleaved), rope_case({2, 9, 5, 18}, R::HalfSplit),
         rope_case({2, 3, 1, 2}, R::Interleaved), rope_case({1, 80, 24, 128}, R::Interleaved),  // real: DiT
         rope_case({1, 40, 28, 128}, R::HalfSplit)}},                                             // real: text encoder
+      {"rms_norm_rope", rms_norm_rope_cases()},
       {"conv3d", conv3d_cases()},
       {"upsample_nearest2x",
        {upsample_case({3, 1, 5, 7}), upsample_case({2, 3, 4}), upsample_case({384, 1, 8, 8})}},  // last: real
@@ -583,7 +677,7 @@ TEST(BackendParityTable, CoversEveryOpWithSeveralCasesAndHugeActivations) {
     EXPECT_GE(it->second.size(), 3u) << op;
   }
   EXPECT_EQ(parity_cases().size(), all_op_names().size()) << "cases for an op the interface does not have";
-  for (const char* op : {"matmul", "attention", "conv3d"}) {
+  for (const char* op : {"matmul", "attention", "joint_attention", "conv3d", "rms_norm_rope"}) {
     bool huge = false;
     for (const ParityCase& c : parity_cases().at(op)) huge |= c.name.find("1e7") != std::string::npos;
     EXPECT_TRUE(huge) << op << " needs a 1e7-magnitude activation case";

@@ -151,6 +151,11 @@ TEST(CpuBackend, MisuseThrowsNamingOpAndShapes) {
   expect_invalid([&] { be->channel_rms_norm(be->empty({4, 1, 2, 2}, DType::F32), be->empty({3}, DType::F32)); },
                  "channel_rms_norm", "[3]");
   expect_invalid([&] { be->rope(q, be->empty({3, 3, 2}, DType::F32), RopeStyle::Interleaved); }, "rope", "[3, 3, 2]");
+  expect_invalid([&] { be->rms_norm_rope(q, {}, 1e-6f, be->empty({3, 3, 2}, DType::F32), RopeStyle::Interleaved); },
+                 "rms_norm_rope", "[3, 3, 2]");
+  expect_invalid([&] { be->rms_norm_rope(q, be->empty({4}, DType::F32), 1e-6f, be->empty({3, 4, 2}, DType::F32),
+                                         RopeStyle::HalfSplit); },
+                 "rms_norm_rope", "[4]");
   expect_invalid([&] { be->conv3d(be->empty({3, 1, 4, 4}, DType::F32), be->empty({2, 4, 3, 3, 3}, DType::F32), {}, {}); },
                  "conv3d", "[2, 4, 3, 3, 3]");
   expect_invalid(

@@ -323,6 +323,36 @@ TEST_F(CpuReference, RopeBothConventionsFromTheSpecFormulas) {
   }
 }
 
+// ---- rms_norm_rope --------------------------------------------------------------------------------------------
+
+// The fused op is defined as rope(rms_norm(x)): the same arithmetic in one pass, so at most float rounding apart.
+TEST_F(CpuReference, RmsNormRopeEqualsRopeOfRmsNorm) {
+  constexpr Tolerance kRounding{1e-7, 1e-6};
+  struct Case {
+    Shape x;
+    float magnitude;
+  };
+  for (const Case& c : {Case{{2, 5, 3, 8}, 1.0f}, Case{{1, 6, 4, 128}, 3.0f}, Case{{1, 3, 2, 130}, kHuge}}) {
+    const int64_t seq = c.x[1], d = c.x[3];
+    HostTensor x = random_tensor(rng, c.x, c.magnitude);
+    HostTensor table = random_tensor(rng, {seq, d / 2, 2});
+    for (DType wd : {DType::F32, DType::BF16}) {
+      HostTensor w = random_weight(rng, {d}, wd);
+      for (bool with_weight : {false, true}) {
+        for (RopeStyle style : {RopeStyle::Interleaved, RopeStyle::HalfSplit}) {
+          const Tensor weight = with_weight ? upload_as_weight(*be, w) : Tensor();
+          const Tensor tab = upload(*be, table);
+          std::vector<float> got = run(be->rms_norm_rope(upload(*be, x), weight, 1e-6f, tab, style));
+          std::vector<float> want = run(be->rope(be->rms_norm(upload(*be, x), weight, 1e-6f), tab, style));
+          expect_close(got, want, kRounding,
+                       "rms_norm_rope " + shape_str(c.x) + (with_weight ? " weight " + std::string(dtype_name(wd)) : "") +
+                           (style == RopeStyle::Interleaved ? " interleaved" : " half-split"));
+        }
+      }
+    }
+  }
+}
+
 // ---- conv3d -------------------------------------------------------------------------------------------------
 
 struct ConvCase {

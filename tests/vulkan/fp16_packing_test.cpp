@@ -73,25 +73,51 @@ TEST_F(Fp16Packing, MatmulPackRowsScalesEveryRowIntoHalfRange) {
   expect_round_trip(x, halves, inverse);
 }
 
-TEST_F(Fp16Packing, AttentionPackScalesEveryRowIntoHalfRange) {
-  auto ctx = vk::Context::create(test_vulkan_options(), nullptr);
-  const std::vector<float> x = rows_of_every_magnitude();  // [B 1, S kRows, H 1, D kCols]
-  Tensor xt = ctx->alloc({1, kRows, 1, kCols}, DType::F32);
-  ctx->upload(xt, x.data(), x.size() * sizeof(float));
-  Tensor packed = ctx->alloc({1, 1, kRows, kCols}, DType::F16), inv = ctx->alloc({1, 1, kRows}, DType::F32);
-  Tensor head_max = ctx->alloc({1, 1}, DType::F32);
+// Packs x [1, kRows, 1, kCols] with attention_pack (MODE_ROW), as one tensor (split 0) or as two parts of the
+// sequence (joint attention: the first `split` rows, then the rest); returns the fp16 values and inverses.
+void attention_pack(vk::Context& ctx, const std::vector<float>& x, uint32_t split, std::vector<uint16_t>& halves,
+                    std::vector<float>& inverse) {
+  const int64_t head_rows = split ? split : kRows, tail_rows = kRows - head_rows;
+  Tensor head = ctx.alloc({1, head_rows, 1, kCols}, DType::F32), tail;
+  ctx.upload(head, x.data(), size_t(head_rows * kCols) * sizeof(float));
+  if (split) {
+    tail = ctx.alloc({1, tail_rows, 1, kCols}, DType::F32);
+    ctx.upload(tail, x.data() + head_rows * kCols, size_t(tail_rows * kCols) * sizeof(float));
+  }
+  Tensor packed = ctx.alloc({1, 1, kRows, kCols}, DType::F16), inv = ctx.alloc({1, 1, kRows}, DType::F32);
+  Tensor head_max = ctx.alloc({1, 1}, DType::F32);
   const uint32_t seg = vk::threads_per_row(kCols);
   constexpr uint32_t kModeRow = 1;  // MODE_ROW in attention_pack.comp
   struct {
-    uint32_t b, s, h, d, seg, mode;
-  } push{1, uint32_t(kRows), 1, uint32_t(kCols), seg, kModeRow};
-  ctx->dispatch("test", "attention_pack", {vk::in(xt), vk::out(packed), vk::out(inv), vk::in(head_max)}, push,
-                vk::linear_grid(vk::ceil_div(kRows, vk::kRowReduceWorkgroup / seg)));
-  std::vector<uint16_t> halves(size_t(kRows * kCols));
-  std::vector<float> inverse(kRows);
-  ctx->download(packed, halves.data());
-  ctx->download(inv, inverse.data());
+    uint32_t b, s, h, d, seg, mode, split;
+  } push{1, uint32_t(kRows), 1, uint32_t(kCols), seg, kModeRow, split};
+  ctx.dispatch("test", "attention_pack",
+               {vk::in(head), vk::out(packed), vk::out(inv), vk::in(head_max), vk::in(tail)}, push,
+               vk::linear_grid(vk::ceil_div(kRows, vk::kRowReduceWorkgroup / seg)));
+  halves.assign(size_t(kRows * kCols), 0);
+  inverse.assign(kRows, 0.0f);
+  ctx.download(packed, halves.data());
+  ctx.download(inv, inverse.data());
+}
+
+TEST_F(Fp16Packing, AttentionPackScalesEveryRowIntoHalfRange) {
+  auto ctx = vk::Context::create(test_vulkan_options(), nullptr);
+  const std::vector<float> x = rows_of_every_magnitude();  // [B 1, S kRows, H 1, D kCols]
+  std::vector<uint16_t> halves;
+  std::vector<float> inverse;
+  attention_pack(*ctx, x, 0, halves, inverse);
   expect_round_trip(x, halves, inverse);
+}
+
+TEST_F(Fp16Packing, AttentionPackOfATwoPartSequenceEqualsTheJoinedOne) {
+  auto ctx = vk::Context::create(test_vulkan_options(), nullptr);
+  const std::vector<float> x = rows_of_every_magnitude();
+  std::vector<uint16_t> joined, split;
+  std::vector<float> joined_inverse, split_inverse;
+  attention_pack(*ctx, x, 0, joined, joined_inverse);
+  attention_pack(*ctx, x, uint32_t(kRows / 3), split, split_inverse);
+  EXPECT_EQ(split, joined);
+  EXPECT_EQ(split_inverse, joined_inverse);
 }
 
 }  // namespace

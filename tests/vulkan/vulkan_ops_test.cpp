@@ -107,6 +107,33 @@ TEST_F(VulkanOps, Matmul) {
   gpu->select_variant("matmul", "");
 }
 
+// matmul_many prepares its input once for several weights (the Q, K and V projections): each product must be
+// exactly what matmul gives, whatever the variant, with weights of different formats, widths and epilogues.
+TEST_F(VulkanOps, MatmulManyEqualsSeparateMatmuls) {
+  for (const std::string& variant : gpu->variants("matmul")) {
+    gpu->select_variant("matmul", variant);
+    for (float magnitude : {1.0f, 1e7f}) {
+      Pair x = act({2, 70, 64}, magnitude);
+      const Tensor w[] = {weight({48, 64}, DType::BF16).gpu, weight({130, 64}, DType::F16).gpu,
+                          weight({9, 64}, DType::F32).gpu};
+      Pair bias = weight({130}, DType::F16), residual = act({2, 70, 9}, magnitude);
+      const MatmulArgs args[] = {{.act = Activation::GeluTanh}, {.bias = bias.gpu}, {.residual = residual.gpu}};
+      const std::vector<Tensor> many = gpu->matmul_many(x.gpu, w, args);
+      ASSERT_EQ(many.size(), 3u);
+      for (size_t i = 0; i < many.size(); ++i) {
+        const Tensor one = gpu->matmul(x.gpu, w[i], args[i]);
+        ASSERT_EQ(one.shape(), many[i].shape());
+        EXPECT_EQ(gpu->to_host_f32(one), gpu->to_host_f32(many[i]))
+            << "matmul_many[" << variant << "] product " << i << " at magnitude " << magnitude;
+      }
+    }
+  }
+  gpu->select_variant("matmul", "");
+  Pair x = act({3, 8});
+  const Tensor w[] = {weight({4, 8}, DType::F32).gpu};
+  EXPECT_THROW(gpu->matmul_many(x.gpu, w, {}), std::exception) << "one weight, no argument set";
+}
+
 TEST_F(VulkanOps, Attention) {
   struct Case {
     int64_t b, sq, sk, hq, hkv, d;
@@ -173,6 +200,17 @@ TEST_F(VulkanOps, Rope) {
     Pair x = act({2, 5, 3, 16}), table = act({5, 8, 2});
     check(cpu->rope(x.cpu, table.cpu, style), gpu->rope(x.gpu, table.gpu, style),
           style == RopeStyle::Interleaved ? "rope interleaved" : "rope half-split");
+  }
+}
+
+TEST_F(VulkanOps, RmsNormRope) {
+  for (auto [shape, wdt, with_weight] : std::vector<std::tuple<Shape, DType, bool>>{
+           {{2, 5, 3, 16}, DType::F32, false}, {{1, 7, 4, 128}, DType::BF16, true}, {{1, 3, 2, 42}, DType::F16, true}}) {
+    Pair x = act(shape, 30.0f), w = weight({shape.back()}, wdt), table = act({shape[1], shape[3] / 2, 2});
+    for (RopeStyle style : {RopeStyle::Interleaved, RopeStyle::HalfSplit})
+      check(cpu->rms_norm_rope(x.cpu, with_weight ? w.cpu : Tensor(), 1e-6f, table.cpu, style),
+            gpu->rms_norm_rope(x.gpu, with_weight ? w.gpu : Tensor(), 1e-6f, table.gpu, style),
+            "rms_norm_rope " + shape_str(shape) + (style == RopeStyle::Interleaved ? " interleaved" : " half-split"));
   }
 }
 

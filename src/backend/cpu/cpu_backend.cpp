@@ -174,6 +174,11 @@ class CpuBackend final : public Backend {
     OpTimer timer(timer_target(), "rope");
     return cpu::rope(ctx_, x, table, style);
   }
+  Tensor rms_norm_rope(const Tensor& x, const Tensor& weight, float eps, const Tensor& table,
+                       RopeStyle style) override {
+    OpTimer timer(timer_target(), "rms_norm_rope");
+    return cpu::rms_norm_rope(ctx_, x, weight, eps, table, style);
+  }
   Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3dArgs& args) override {
     OpTimer timer(timer_target(), "conv3d");
     return cpu::conv3d(ctx_, x, w, bias, args);

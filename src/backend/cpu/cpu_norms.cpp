@@ -1,5 +1,6 @@
 // The three normalisations: rms_norm over the last axis, layer_norm_modulate (LN without affine, then the
-// adaLN modulation) and the VAE's channel_rms_norm over axis 0. Sums are accumulated in double.
+// adaLN modulation) and the VAE's channel_rms_norm over axis 0. Sums are accumulated in double. The RMS norm
+// of one row is shared with rms_norm_rope (cpu_rope.cpp).
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -16,33 +17,36 @@ constexpr double kChannelNormFloor = 1e-12;   // spec §4.2: x / max(‖x‖₂,
 
 }  // namespace
 
+std::vector<float> rms_norm_weight(const CpuContext& ctx, std::string_view op, const Tensor& x, const Tensor& weight) {
+  if (!weight.defined()) return {};
+  const int64_t c = x.dim(-1);
+  check_float(ctx, op, "weight", weight);
+  if (weight.rank() != 1 || weight.dim(0) != c)
+    fail(op, "weight must be [" + std::to_string(c) + "], got " + weight.describe() + " for x " + x.describe());
+  return read_f32(weight);
+}
+
+void rms_normalise(const float* xr, int64_t c, float eps, const std::vector<float>& w, float* yr) {
+  double sum_sq = 0;
+  for (int64_t j = 0; j < c; ++j) sum_sq += double(xr[j]) * xr[j];
+  const double inv_rms = 1.0 / std::sqrt(sum_sq / double(c) + double(eps));
+  for (int64_t j = 0; j < c; ++j) {
+    float normalised = float(xr[j] * inv_rms);
+    yr[j] = w.empty() ? normalised : normalised * w[size_t(j)];
+  }
+}
+
 Tensor rms_norm(const CpuContext& ctx, const Tensor& x, const Tensor& weight, float eps) {
   constexpr std::string_view op = "rms_norm";
   check_f32(ctx, op, "x", x);
   check_min_rank(op, "x", x, 1);
   const int64_t c = x.dim(-1), rows = x.rows();
-  std::vector<float> w;
-  if (weight.defined()) {
-    check_float(ctx, op, "weight", weight);
-    if (weight.rank() != 1 || weight.dim(0) != c)
-      fail(op, "weight must be [" + std::to_string(c) + "], got " + weight.describe() + " for x " + x.describe());
-    w = read_f32(weight);
-  }
+  const std::vector<float> w = rms_norm_weight(ctx, op, x, weight);
   Tensor y = ctx.alloc(x.shape(), DType::F32);
   const float* in = f32_data(x);
   float* out = f32_data(y);
   ctx.pool.parallel_for(rows, kRowsPerTask, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const float* xr = in + r * c;
-      float* yr = out + r * c;
-      double sum_sq = 0;
-      for (int64_t j = 0; j < c; ++j) sum_sq += double(xr[j]) * xr[j];
-      const double inv_rms = 1.0 / std::sqrt(sum_sq / double(c) + double(eps));
-      for (int64_t j = 0; j < c; ++j) {
-        float normalised = float(xr[j] * inv_rms);
-        yr[j] = w.empty() ? normalised : normalised * w[size_t(j)];
-      }
-    }
+    for (int64_t r = begin; r < end; ++r) rms_normalise(in + r * c, c, eps, w, out + r * c);
   });
   return y;
 }

@@ -16,6 +16,13 @@ Tensor layer_norm_modulate(const CpuContext& ctx, const Tensor& x, const Tensor&
 Tensor channel_rms_norm(const CpuContext& ctx, const Tensor& x, const Tensor& gamma);
 
 Tensor rope(const CpuContext& ctx, const Tensor& x, const Tensor& table, RopeStyle style);
+Tensor rms_norm_rope(const CpuContext& ctx, const Tensor& x, const Tensor& weight, float eps, const Tensor& table,
+                     RopeStyle style);
+
+// The RMS norm of one row, shared by rms_norm and rms_norm_rope (cpu_norms.cpp): the validated weight [C] of
+// x [..., C] as fp32 (empty when weight is undefined), and yr = xr · rsqrt(mean(xr²) + eps) · w (sum in double).
+std::vector<float> rms_norm_weight(const CpuContext& ctx, std::string_view op, const Tensor& x, const Tensor& weight);
+void rms_normalise(const float* xr, int64_t c, float eps, const std::vector<float>& w, float* yr);
 
 Tensor conv3d(const CpuContext& ctx, const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3dArgs& args);
 

@@ -22,6 +22,9 @@ namespace qi::vk {
 namespace {
 
 constexpr std::string_view kOp = "attention";
+// joint_attention runs the same kernels; its variant is selected apart (the same list), so that the parity
+// harness and benchmarks can run it with each.
+constexpr std::string_view kJointOp = "joint_attention";
 constexpr const char* kScalar = "scalar";
 constexpr std::string_view kCoopmatNv = "coopmat_nv";
 constexpr const char* kSharedSoftmax = "coopmat_nv_shared_softmax";
@@ -110,10 +113,6 @@ constexpr std::array<HeadDimClass, 3> kScalarClasses{{
     {384, 8, "attention_scalar_d384"},
 }};
 
-std::string shapes(const Tensor& q, const Tensor& k, const Tensor& v) {
-  return "q " + q.describe() + ", k " + k.describe() + ", v " + v.describe();
-}
-
 bool coopmat_nv_usable(const Context& ctx) {
   const DeviceCaps& c = ctx.caps();
   if (!c.nv_coopmat || !c.fp16 || !c.memory_model || c.subgroup_size != kCoopmatSubgroup ||
@@ -126,27 +125,39 @@ bool coopmat_nv_usable(const Context& ctx) {
   return c.has_nv_coopmat_shape(kCoopmatMma, kCoopmatMma, kCoopmatMma, "f16", "f32");
 }
 
+// An attention operand: one tensor [B, S, H, D], or two taken as one sequence along S (joint attention:
+// head's positions first, then tail's).
+struct Sequence {
+  Tensor head, tail;
+  int64_t len() const { return head.dim(1) + (tail.defined() ? tail.dim(1) : 0); }
+  Shape shape() const { return {head.dim(0), len(), head.dim(2), head.dim(3)}; }
+  // The sequence as one tensor (a concatenation where it has two parts).
+  Tensor joined(Context& ctx) const { return tail.defined() ? concat(ctx, head, tail, 1) : head; }
+};
+
 // x [B, S, H, D] as fp16 [B, H, S, D] times a power of two per row (or per head), with the inverses.
 struct Packed {
   Tensor values, inverse;
 };
-Packed pack_f16(Context& ctx, const Tensor& x, bool per_head) {
-  const int64_t b = x.dim(0), s = x.dim(1), h = x.dim(2), d = x.dim(3);
+Packed pack_f16(Context& ctx, const Sequence& x, bool per_head) {
+  const Shape shape = x.shape();
+  const int64_t b = shape[0], s = shape[1], h = shape[2], d = shape[3];
   Packed r{ctx.alloc({b, h, s, d}, DType::F16), ctx.alloc({b, h, s}, DType::F32)};
   Tensor head_max = ctx.alloc({b, h}, DType::F32);
   const uint32_t seg = threads_per_row(d);
   const std::string shader = row_reduce_shader(ctx, "attention_pack");
   const Grid grid = linear_grid(ceil_div(uint64_t(b * s * h), kRowReduceWorkgroup / seg));
   struct {
-    uint32_t b, s, h, d, seg, mode;
-  } push{uint32_t(b), uint32_t(s), uint32_t(h), uint32_t(d), seg, kPackRow};
+    uint32_t b, s, h, d, seg, mode, split;
+  } push{uint32_t(b), uint32_t(s), uint32_t(h), uint32_t(d), seg, kPackRow,
+         x.tail.defined() ? uint32_t(x.head.dim(1)) : 0u};
   if (per_head) {
     ctx.fill(head_max, 0u, kOp);
     push.mode = kPackHeadMax;
-    ctx.dispatch(kOp, shader, {in(x), out(r.values), out(r.inverse), inout(head_max)}, push, grid);
+    ctx.dispatch(kOp, shader, {in(x.head), out(r.values), out(r.inverse), inout(head_max), in(x.tail)}, push, grid);
     push.mode = kPackHead;
   }
-  ctx.dispatch(kOp, shader, {in(x), out(r.values), out(r.inverse), inout(head_max)}, push, grid);
+  ctx.dispatch(kOp, shader, {in(x.head), out(r.values), out(r.inverse), inout(head_max), in(x.tail)}, push, grid);
   return r;
 }
 
@@ -209,28 +220,48 @@ void register_attention_variants(Context& ctx) {
     usable.emplace_back(kSharedSoftmax);
   }
   usable.push_back(kScalar);
+  ctx.variants().add(std::string(kJointOp), usable);
   ctx.variants().add(std::string(kOp), usable);
 }
 
-Tensor attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionArgs& args) {
-  check_f32(ctx, kOp, "q", q);
-  check_f32(ctx, kOp, "k", k);
-  check_f32(ctx, kOp, "v", v);
-  check_rank(kOp, "q", q, 4);
-  check_rank(kOp, "k", k, 4);
-  check_rank(kOp, "v", v, 4);
-  check_index_range(kOp, q);
-  check_index_range(kOp, k);
-  const int64_t batch = q.dim(0), sq = q.dim(1), hq = q.dim(2), d = q.dim(3);
-  const int64_t sk = k.dim(1), hkv = k.dim(2);
-  if (k.shape() != v.shape()) fail(kOp, "k and v shapes differ: " + shapes(q, k, v));
-  if (k.dim(0) != batch || k.dim(3) != d) fail(kOp, "batch or head dim differ: " + shapes(q, k, v));
-  if (hkv <= 0 || hq % hkv != 0) fail(kOp, "query heads must be a multiple of kv heads: " + shapes(q, k, v));
+namespace {
+
+void check_operand(std::string_view what, const Tensor& t, Context& ctx) {
+  check_f32(ctx, kOp, what, t);
+  check_rank(kOp, what, t, 4);
+  check_index_range(kOp, t);
+}
+
+// The output: one tensor [B, Sq, Hq, D], or (joint attention) two split where the queries' sequence is.
+struct Output {
+  Tensor head, tail;
+};
+
+// The kernels run the variant selected for `op` (attention or joint_attention).
+Output attention_sequences(Context& ctx, std::string_view op, const Sequence& q, const Sequence& k,
+                           const Sequence& v, const AttentionArgs& args) {
+  for (const Sequence* x : {&q, &k, &v}) {
+    check_operand(x == &q ? "q" : x == &k ? "k" : "v", x->head, ctx);
+    if (x->tail.defined()) {
+      check_operand(x == &q ? "q (second part)" : x == &k ? "k (second part)" : "v (second part)", x->tail, ctx);
+      const Tensor &h = x->head, &t = x->tail;
+      if (h.dim(0) != t.dim(0) || h.dim(2) != t.dim(2) || h.dim(3) != t.dim(3))
+        fail(kOp, "the two parts differ in batch, heads or head dim: " + h.describe() + ", " + t.describe());
+    }
+  }
+  const Shape qs = q.shape(), ks = k.shape(), vs = v.shape();
+  const std::string shapes = "q " + shape_str(qs) + ", k " + shape_str(ks) + ", v " + shape_str(vs);
+  const int64_t batch = qs[0], sq = qs[1], hq = qs[2], d = qs[3];
+  const int64_t sk = ks[1], hkv = ks[2];
+  if (ks != vs) fail(kOp, "k and v shapes differ: " + shapes);
+  if (k.head.dim(1) != v.head.dim(1)) fail(kOp, "k and v are split at different positions: " + shapes);
+  if (ks[0] != batch || ks[3] != d) fail(kOp, "batch or head dim differ: " + shapes);
+  if (hkv <= 0 || hq % hkv != 0) fail(kOp, "query heads must be a multiple of kv heads: " + shapes);
   if (args.key_mask.defined()) {
     check_f32(ctx, kOp, "key_mask", args.key_mask);
     if (args.key_mask.shape() != Shape{batch, sk})
       fail(kOp, "key_mask must be [" + std::to_string(batch) + ", " + std::to_string(sk) + "], got " +
-                    args.key_mask.describe() + " for " + shapes(q, k, v));
+                    args.key_mask.describe() + " for " + shapes);
   }
   const HeadDimClass* cls = nullptr;
   for (const auto& c : kScalarClasses)
@@ -238,11 +269,20 @@ Tensor attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v
       cls = &c;
       break;
     }
-  if (!cls) fail(kOp, "head dim " + std::to_string(d) + " exceeds the largest supported (384): " + shapes(q, k, v));
+  if (!cls) fail(kOp, "head dim " + std::to_string(d) + " exceeds the largest supported (384): " + shapes);
 
-  Tensor result = ctx.alloc(q.shape(), DType::F32);
-  if (result.numel() == 0) return result;
-  const std::string& variant = ctx.variants().selected(kOp);
+  // The output, split like q; a kernel that writes one tensor has it sliced afterwards.
+  const int64_t q_first = q.head.dim(1);
+  auto split_output = [&](const Tensor& joint) {
+    if (!q.tail.defined()) return Output{joint, {}};
+    return Output{slice(ctx, joint, 1, 0, q_first), slice(ctx, joint, 1, q_first, sq - q_first)};
+  };
+  if (batch * sq * hq * d == 0) {
+    Output r{ctx.alloc(q.head.shape(), DType::F32), {}};
+    if (q.tail.defined()) r.tail = ctx.alloc(q.tail.shape(), DType::F32);
+    return r;
+  }
+  const std::string& variant = ctx.variants().selected(op);
   if (variant.starts_with(kCoopmatNv) && d == kCoopmatHeadDim && !args.causal && sk > 0) {
     const WorkgroupAttentionConfig* workgroup = workgroup_attention_config(ctx, variant);
     const RegisterSoftmaxConfig* config = workgroup ? nullptr : register_softmax_config(ctx, variant, sq, batch * hq);
@@ -253,32 +293,62 @@ Tensor attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v
     const std::array<uint32_t, 2> layout = accumulator_layout_constants(ctx);
     const uint64_t blocks = ceil_div(sq, query_rows);
     if (blocks > kMaxGridDim || hq > kMaxGridDim || batch > kMaxGridDim)
-      fail(kOp, "too many query blocks for one dispatch: " + shapes(q, k, v));
+      fail(kOp, "too many query blocks for one dispatch: " + shapes);
     const Packed qp = pack_f16(ctx, q, false), kp = pack_f16(ctx, k, false), vp = pack_f16(ctx, v, true);
-    struct {
+    struct Push {
       uint32_t sq, sk, hq, hkv;
       float scale;
       uint32_t has_mask;
     } push{uint32_t(sq), uint32_t(sk), uint32_t(hq), uint32_t(hkv), args.scale, args.key_mask.defined() ? 1u : 0u};
+    const Grid grid{uint32_t(blocks), uint32_t(hq), uint32_t(batch)};
+    if (workgroup) {
+      // attention_coopmat_workgroup writes the two parts of a joint output itself.
+      Output r{ctx.alloc(q.head.shape(), DType::F32), {}};
+      if (q.tail.defined()) r.tail = ctx.alloc(q.tail.shape(), DType::F32);
+      struct {
+        Push common;
+        uint32_t split;
+      } split_push{push, q.tail.defined() ? uint32_t(q_first) : 0u};
+      ctx.dispatch(kOp, shader,
+                   {in(qp.values), in(kp.values), in(vp.values), in(qp.inverse), in(kp.inverse), in(vp.inverse),
+                    in(args.key_mask), out(r.head), out(r.tail)},
+                   split_push, grid);
+      return r;
+    }
+    Tensor result = ctx.alloc(qs, DType::F32);
     ctx.dispatch(kOp, shader,
                  {in(qp.values), in(kp.values), in(vp.values), in(qp.inverse), in(kp.inverse), in(vp.inverse),
                   in(args.key_mask), out(result)},
-                 push, Grid{uint32_t(blocks), uint32_t(hq), uint32_t(batch)},
-                 config ? std::span<const uint32_t>(layout) : std::span<const uint32_t>());
-    return result;
+                 push, grid, config ? std::span<const uint32_t>(layout) : std::span<const uint32_t>());
+    return split_output(result);
   }
   const uint64_t row_blocks = ceil_div(sq, cls->query_rows);
   if (row_blocks > kMaxGridDim || hq > kMaxGridDim || batch > kMaxGridDim)
-    fail(kOp, "too many query blocks for one dispatch: " + shapes(q, k, v));
+    fail(kOp, "too many query blocks for one dispatch: " + shapes);
+  const Tensor qj = q.joined(ctx), kj = k.joined(ctx), vj = v.joined(ctx);
+  Tensor result = ctx.alloc(qs, DType::F32);
   struct {
     uint32_t sq, sk, hq, hkv, d;
     float scale;
     uint32_t causal, has_mask;
   } push{uint32_t(sq), uint32_t(sk), uint32_t(hq), uint32_t(hkv), uint32_t(d), args.scale, args.causal ? 1u : 0u,
          args.key_mask.defined() ? 1u : 0u};
-  ctx.dispatch(kOp, cls->shader, {in(q), in(k), in(v), in(args.key_mask), out(result)}, push,
+  ctx.dispatch(kOp, cls->shader, {in(qj), in(kj), in(vj), in(args.key_mask), out(result)}, push,
                Grid{uint32_t(row_blocks), uint32_t(hq), uint32_t(batch)});
-  return result;
+  return split_output(result);
+}
+
+}  // namespace
+
+Tensor attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionArgs& args) {
+  return attention_sequences(ctx, kOp, Sequence{q, {}}, Sequence{k, {}}, Sequence{v, {}}, args).head;
+}
+
+AttentionSplit joint_attention(Context& ctx, const AttentionOperands& first, const AttentionOperands& second,
+                               const AttentionArgs& args) {
+  const Output o = attention_sequences(ctx, kJointOp, Sequence{first.q, second.q}, Sequence{first.k, second.k},
+                                       Sequence{first.v, second.v}, args);
+  return {o.head, o.tail};
 }
 
 }  // namespace qi::vk

@@ -7,6 +7,9 @@
 // rows (the modulation vectors) run matmul_gemv_<format> whatever the variant: bandwidth-bound, fp32.
 #include <algorithm>
 #include <array>
+#include <optional>
+#include <span>
+#include <vector>
 
 #include "backend/vulkan/vk_op_checks.h"
 #include "backend/vulkan/vk_ops.h"
@@ -154,6 +157,32 @@ struct Push {
   uint32_t rows, n, k, rows_per_item, act, flags, bias_dtype;
 };
 
+// x as the tensor-core tiles read it: rows of K rounded up to kPackAlign halves, scaled to fp16 by a power of
+// two per row (matmul_pack_rows.comp), with each row's inverse scale. Made once per input, however many
+// weights multiply it (matmul_many).
+struct PackedInput {
+  Tensor values, row_scale;
+};
+
+PackedInput pack_input(Context& ctx, const Tensor& x) {
+  const int64_t rows = x.rows(), k = x.dim(-1);
+  const int64_t packed_k = ceil_div(k, kPackAlign) * kPackAlign;
+  PackedInput p{ctx.alloc({rows, packed_k}, DType::F16), ctx.alloc({rows}, DType::F32)};
+  const uint32_t seg = threads_per_row(k);
+  struct {
+    uint32_t rows, k, seg;
+  } pack_push{uint32_t(rows), uint32_t(k), seg};
+  // Value pairs each thread holds (HELD_PAIRS in matmul_pack_rows.comp), or 0: two reads of each row.
+  const std::array<uint32_t, 1> pack_spec{held_per_thread(ceil_div(packed_k, 2), seg, kPackHeldPairsMax)};
+  ctx.dispatch(kPackTiming, row_reduce_shader(ctx, "matmul_pack_rows"), {in(x), out(p.values), out(p.row_scale)},
+               pack_push, linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)), pack_spec);
+  return p;
+}
+
+// One product; `packed` holds x's packing once a tensor-core kernel has needed it (empty at first).
+Tensor matmul_one(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& args,
+                  std::optional<PackedInput>& packed);
+
 }  // namespace
 
 void register_matmul_variants(Context& ctx) {
@@ -177,6 +206,25 @@ DType bf16_weight_storage(const Context& ctx) {
 }
 
 Tensor matmul(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& args) {
+  std::optional<PackedInput> packed;
+  return matmul_one(ctx, x, w, args, packed);
+}
+
+std::vector<Tensor> matmul_many(Context& ctx, const Tensor& x, std::span<const Tensor> w,
+                                std::span<const MatmulArgs> args) {
+  if (w.size() != args.size())
+    fail(kOp, std::to_string(w.size()) + " weights but " + std::to_string(args.size()) + " argument sets");
+  std::optional<PackedInput> packed;
+  std::vector<Tensor> y;
+  y.reserve(w.size());
+  for (size_t i = 0; i < w.size(); ++i) y.push_back(matmul_one(ctx, x, w[i], args[i], packed));
+  return y;
+}
+
+namespace {
+
+Tensor matmul_one(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& args,
+                  std::optional<PackedInput>& packed) {
   check_f32(ctx, kOp, "x", x);
   check_float(ctx, kOp, "w", w);
   check_rank(kOp, "w", w, 2);
@@ -241,22 +289,14 @@ Tensor matmul(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& 
         workgroup ? "matmul_" + coopmat_variant(*workgroup) + "_" + weight_suffix(w.dtype()) + "_k8"
                   : "matmul_" + coopmat_variant(cfg) + "_" + weight_suffix(w.dtype()) + (k % kPackAlign == 0 ? "_k8" : "");
     const uint32_t tile_rows = workgroup ? workgroup->bm : cfg.bm, tile_cols = workgroup ? workgroup->bn : cfg.bn;
-    const int64_t packed_k = ceil_div(k, kPackAlign) * kPackAlign;
-    Tensor packed = ctx.alloc({rows, packed_k}, DType::F16);
-    Tensor row_scale = ctx.alloc({rows}, DType::F32);
-    const uint32_t seg = threads_per_row(k);
-    struct {
-      uint32_t rows, k, seg;
-    } pack_push{uint32_t(rows), uint32_t(k), seg};
-    // Value pairs each thread holds (HELD_PAIRS in matmul_pack_rows.comp), or 0: two reads of each row.
-    const std::array<uint32_t, 1> pack_spec{held_per_thread(ceil_div(packed_k, 2), seg, kPackHeldPairsMax)};
-    ctx.dispatch(kPackTiming, row_reduce_shader(ctx, "matmul_pack_rows"), {in(x), out(packed), out(row_scale)},
-                 pack_push, linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)), pack_spec);
+    if (!packed) packed = pack_input(ctx, x);
     // The epilogue's choices as specialization constants too (SPEC_* in matmul_coopmat_nv.comp): a pipeline
     // per combination the model uses, each without the code of the others.
     const std::array<uint32_t, 3> epilogue_spec{push.flags, push.act, push.bias_dtype};
     ctx.dispatch(kOp, shader,
-                 {in(packed), in(w), in(args.bias), in(args.residual), in(args.gate), out(y), in(row_scale)}, push,
+                 {in(packed->values), in(w), in(args.bias), in(args.residual), in(args.gate), out(y),
+                  in(packed->row_scale)},
+                 push,
                  linear_grid(ceil_div(rows, tile_rows) * ceil_div(n, tile_cols)), epilogue_spec);
     return y;
   }
@@ -267,5 +307,7 @@ Tensor matmul(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& 
   ctx.dispatch(kOp, shader, {in(x), in(w), in(args.bias), in(args.residual), in(args.gate), out(y)}, push, grid);
   return y;
 }
+
+}  // namespace
 
 }  // namespace qi::vk

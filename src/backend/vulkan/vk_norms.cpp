@@ -18,10 +18,7 @@ Tensor rms_norm(Context& ctx, const Tensor& x, const Tensor& weight, float eps) 
   if (x.rank() < 1) fail(op, "x must have at least one axis, got " + x.describe());
   check_index_range(op, x);
   const int64_t c = x.dim(-1), rows = x.rows();
-  if (weight.defined()) {
-    check_float(ctx, op, "weight", weight);
-    if (weight.shape() != Shape{c}) fail(op, "weight " + weight.describe() + " must be [" + std::to_string(c) + "]");
-  }
+  check_row_weight(ctx, op, weight, c);
   Tensor y = ctx.alloc(x.shape(), DType::F32);
   if (x.numel() == 0) return y;
   const uint32_t seg = threads_per_row(c);

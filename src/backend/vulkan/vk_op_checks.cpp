@@ -31,6 +31,12 @@ void check_index_range(std::string_view op, const Tensor& t) {
   if (uint64_t(t.numel()) > UINT32_MAX) fail(op, t.describe() + " has more elements than 32-bit indices reach");
 }
 
+void check_row_weight(const Context& ctx, std::string_view op, const Tensor& weight, int64_t c) {
+  if (!weight.defined()) return;
+  check_float(ctx, op, "weight", weight);
+  if (weight.shape() != Shape{c}) fail(op, "weight " + weight.describe() + " must be [" + std::to_string(c) + "]");
+}
+
 uint32_t threads_per_row(int64_t c) {
   const int64_t wanted = (c + kRowElementsPerThread - 1) / kRowElementsPerThread;
   uint32_t seg = 1;

@@ -16,6 +16,8 @@ void check_float(const Context& ctx, std::string_view op, std::string_view what,
 void check_rank(std::string_view op, std::string_view what, const Tensor& t, int rank);
 // Element counts must fit the shaders' 32-bit indices.
 void check_index_range(std::string_view op, const Tensor& t);
+// An optional per-column weight of rows of c values (rms_norm, rms_norm_rope): undefined, or [c] F32/F16/BF16.
+void check_row_weight(const Context& ctx, std::string_view op, const Tensor& weight, int64_t c);
 
 // The dtype code shaders read from push constants (half_words.glsl: DT_F32, DT_F16, DT_BF16).
 uint32_t shader_dtype(DType t);

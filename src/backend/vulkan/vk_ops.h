@@ -3,6 +3,9 @@
 // vk_matmul, vk_attention, vk_conv3d (each with its variants), vk_norms, vk_rope, vk_elementwise, vk_layout,
 // vk_embedding, vk_image, vk_guidance.
 #pragma once
+#include <span>
+#include <vector>
+
 #include "backend/vulkan/vk_context.h"
 
 namespace qi::vk {
@@ -22,13 +25,19 @@ std::vector<Backend::CeilingKernel> ceiling_kernels(const Context& ctx);
 void run_ceiling_kernel(Context& ctx, std::string_view name);
 
 Tensor matmul(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& args);
+std::vector<Tensor> matmul_many(Context& ctx, const Tensor& x, std::span<const Tensor> w,
+                                std::span<const MatmulArgs> args);
 Tensor attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionArgs& args);
+AttentionSplit joint_attention(Context& ctx, const AttentionOperands& first, const AttentionOperands& second,
+                               const AttentionArgs& args);
 
 Tensor rms_norm(Context& ctx, const Tensor& x, const Tensor& weight, float eps);
 Tensor layer_norm_modulate(Context& ctx, const Tensor& x, const Tensor& shift, const Tensor& scale, float eps);
 Tensor channel_rms_norm(Context& ctx, const Tensor& x, const Tensor& gamma);
 
 Tensor rope(Context& ctx, const Tensor& x, const Tensor& table, RopeStyle style);
+Tensor rms_norm_rope(Context& ctx, const Tensor& x, const Tensor& weight, float eps, const Tensor& table,
+                     RopeStyle style);
 
 Tensor conv3d(Context& ctx, const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3dArgs& args);
 

@@ -111,8 +111,16 @@ class VulkanBackend final : public Backend {
   Tensor matmul(const Tensor& x, const Tensor& w, const MatmulArgs& args) override {
     return vk::matmul(*ctx_, x, w, args);
   }
+  std::vector<Tensor> matmul_many(const Tensor& x, std::span<const Tensor> w,
+                                  std::span<const MatmulArgs> args) override {
+    return vk::matmul_many(*ctx_, x, w, args);
+  }
   Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionArgs& args) override {
     return vk::attention(*ctx_, q, k, v, args);
+  }
+  AttentionSplit joint_attention(const AttentionOperands& first, const AttentionOperands& second,
+                                 const AttentionArgs& args) override {
+    return vk::joint_attention(*ctx_, first, second, args);
   }
   Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) override {
     return vk::rms_norm(*ctx_, x, weight, eps);
@@ -125,6 +133,10 @@ class VulkanBackend final : public Backend {
   }
   Tensor rope(const Tensor& x, const Tensor& table, RopeStyle style) override {
     return vk::rope(*ctx_, x, table, style);
+  }
+  Tensor rms_norm_rope(const Tensor& x, const Tensor& weight, float eps, const Tensor& table,
+                       RopeStyle style) override {
+    return vk::rms_norm_rope(*ctx_, x, weight, eps, table, style);
   }
   Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3dArgs& args) override {
     return vk::conv3d(*ctx_, x, w, bias, args);
