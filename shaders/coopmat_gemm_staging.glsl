@@ -60,12 +60,11 @@ void gemm_stage_store(uint stage) {
     gemm_smem[B_BASE + stage * B_STAGE + gemm_chunk_row(c) * STRIDE + kc] = gemm_stage_b(br[c]);
 }
 
-// This workgroup's tile origin: workgroups are numbered GROUP_M row tiles at a time down the columns, so the
-// B operand of a column band is reused from L2 by the row tiles running at the same time. False for the
-// workgroups past the last tile (the grid is rounded up to whole rows of workgroups).
-bool gemm_tile_origin(uint rows, uint n, out uint row0, out uint col0) {
+// The origin of tile `id`: tiles are numbered GROUP_M row tiles at a time down the columns, so the B operand
+// of a column band is reused from L2 by the row tiles running at the same time. False for ids past the last
+// tile (the grid is rounded up to whole rows of workgroups).
+bool gemm_tile_origin_of(uint id, uint rows, uint n, out uint row0, out uint col0) {
   uint tiles_m = (rows + BM - 1u) / BM, tiles_n = (n + BN - 1u) / BN;
-  uint id = linear_group_id();
   row0 = 0u;
   col0 = 0u;
   if (id >= tiles_m * tiles_n) return false;
@@ -74,6 +73,13 @@ bool gemm_tile_origin(uint rows, uint n, out uint row0, out uint col0) {
   row0 = (band * GROUP_M + in_band % band_rows) * BM;
   col0 = (in_band / band_rows) * BN;
   return true;
+}
+
+uint gemm_tile_count(uint rows, uint n) { return ((rows + BM - 1u) / BM) * ((n + BN - 1u) / BN); }
+
+// This workgroup's tile origin (one workgroup per tile).
+bool gemm_tile_origin(uint rows, uint n, out uint row0, out uint col0) {
+  return gemm_tile_origin_of(linear_group_id(), rows, n, row0, col0);
 }
 
 #endif

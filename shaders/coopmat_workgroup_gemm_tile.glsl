@@ -46,22 +46,24 @@ const uint EPI_ROWS = WG / PATCH_QUADS;         // patch rows the workgroup stor
 const uint EPI_PASSES = BM / EPI_ROWS;
 shared float row_factor[BM];
 
-// The whole GEMM of this workgroup's tile; k_extent (a multiple of 8) bounds the k columns fetched.
-void gemm_run(uint rows, uint n, uint k_extent) {
+// The product of tile `tile` over k columns [k_begin, k_end): k_begin a multiple of BK, k_end (a multiple of 8)
+// bounds the k columns fetched. With split-K (matmul_coopmat_nv.comp's SPLIT_K) each workgroup runs one
+// range of one tile; otherwise the whole of K.
+void gemm_run(uint rows, uint n, uint tile, uint k_begin, uint k_end) {
   uint row0, col0;
-  if (!gemm_tile_origin(rows, n, row0, col0)) return;
+  if (!gemm_tile_origin_of(tile, rows, n, row0, col0) || k_begin >= k_end) return;
   fcoopmatNV<32, gl_ScopeWorkgroup, BM, BNP> acc[SPLIT];
   [[unroll]] for (uint s = 0u; s < SPLIT; ++s) acc[s] = fcoopmatNV<32, gl_ScopeWorkgroup, BM, BNP>(0.0);
   for (uint r = gl_LocalInvocationID.x; r < BM; r += WG) row_factor[r] = gemm_row_factor(row0 + r);
 
   gemm_begin_tile(row0, col0);
-  uint slices = (k_extent + BK - 1u) / BK;
-  gemm_fetch(0u, row0, col0);
+  uint slices = (k_end - k_begin + BK - 1u) / BK;
+  gemm_fetch(k_begin, row0, col0);
   for (uint sl = 0u; sl < slices; ++sl) {
     if (sl > 0u) barrier();  // every thread is done reading the previous slice
     gemm_stage_store(0u);
     barrier();
-    if (sl + 1u < slices) gemm_fetch((sl + 1u) * BK, row0, col0);
+    if (sl + 1u < slices) gemm_fetch(k_begin + (sl + 1u) * BK, row0, col0);
     fcoopmatNV<16, gl_ScopeWorkgroup, BM, BK> a;
     coopMatLoadNV(a, gemm_smem, A_BASE, STRIDE, false);
     [[unroll]] for (uint s = 0u; s < SPLIT; ++s) {

@@ -36,6 +36,7 @@ layout(std430, binding = 5) writeonly buffer Y4 { vec4 y_quads[]; };
 layout(std430, binding = 6) readonly buffer RowScale { float row_scale[]; };
 layout(push_constant) uniform Params {
   uint rows, n, k, rows_per_item, act, flags, bias_dtype;
+  uint k_per_split;  // SPLIT_K: k columns per split, a multiple of BK
 } p;
 // The epilogue's flags, activation and bias format as specialization constants (the same values as the push
 // block's, set by vk_matmul.cpp): the driver drops the unused parts from each pipeline.
@@ -106,6 +107,23 @@ void gemm_store(uint row, uint col, float v) {
 
 float gemm_row_factor(uint row) { return row < p.rows ? inverse_power_of_two(row_scale[row]) : 0.0; }
 
+#if defined(SPLIT_K)
+// Split-K (workgroup tile only): workgroup g runs tile g mod tiles over k columns [s·k_per_split, (s+1)·k_per_split)
+// with s = g / tiles, and binding 5 holds the partial products [splits, rows, n] in fp32, already multiplied
+// by the rows' inverse scales; matmul_split_k_reduce.comp sums them and applies the epilogue.
+uint split_index;
+
+void gemm_store4(uint row, uint col, vec4 v) {
+  if (row >= p.rows) return;
+  uint at = (split_index * p.rows + row) * p.n + col;
+  if (p.n % 4u == 0u && col < p.n) {
+    y_quads[at / 4u] = v;
+    return;
+  }
+  [[unroll]] for (uint j = 0u; j < 4u; ++j)
+    if (col + j < p.n) y[at + j] = v[j];
+}
+#else
 void gemm_store4(uint row, uint col, vec4 v) {
   if (row >= p.rows) return;
   if (p.n % 4u == 0u && col < p.n) {  // the 4 columns are inside and 16-byte aligned: one store
@@ -116,5 +134,20 @@ void gemm_store4(uint row, uint col, vec4 v) {
   [[unroll]] for (uint j = 0u; j < 4u; ++j)
     if (col + j < p.n) store_output(row, col + j, v[j]);
 }
+#endif
 
+#if defined(WORKGROUP_SCOPE)
+void main() {
+  uint kp = packed_k();
+#if defined(SPLIT_K)
+  uint tiles = gemm_tile_count(p.rows, p.n), g = linear_group_id();
+  split_index = g / tiles;
+  uint k_begin = split_index * p.k_per_split;
+  gemm_run(p.rows, p.n, g % tiles, k_begin, min(k_begin + p.k_per_split, kp));
+#else
+  gemm_run(p.rows, p.n, linear_group_id(), 0u, kp);
+#endif
+}
+#else
 void main() { gemm_run(p.rows, p.n, packed_k()); }
+#endif

@@ -48,6 +48,9 @@ qi_shader(NAME attention_scalar_d384 SOURCE attention.comp DEFINES D_MAX=384u BR
 # (suffix _k8: every model shape); the 64x64x32 one also for any K. F32 weights always run the scalar kernel
 # (fp32 arithmetic asked for), so only F16 and BF16 variants.
 qi_shader(NAME matmul_pack_rows SOURCE matmul_pack_rows.comp)
+# Split-K for small output grids on the workgroup-scope tile: the tiles write fp32 partial products, this sums
+# them and applies the epilogue.
+qi_shader(NAME matmul_split_k_reduce SOURCE matmul_split_k_reduce.comp)
 set(QI_COOPMAT_CONFIGS
     "128x128x64 128 128 64 64 32 1 256"
     "256x128x32 256 128 32 64 64 1 256"
@@ -85,6 +88,10 @@ foreach(cfg ${QI_COOPMAT_WORKGROUP_CONFIGS})
     qi_shader(NAME matmul_coopmat_nv_${name}_${w}_k8 SOURCE matmul_coopmat_nv.comp KHR_COOPMAT
               DEFINES W_${W}=1 WORKGROUP_SCOPE=1 BM=${bm}u BN=${bn}u BK=${bk}u SPLIT=${split}u
                       WG_THREADS=${threads} K_MULTIPLE_OF_8=1
+              REQUIRES GL_NV_cooperative_matrix)
+    qi_shader(NAME matmul_coopmat_nv_${name}_${w}_k8_split_k SOURCE matmul_coopmat_nv.comp KHR_COOPMAT
+              DEFINES W_${W}=1 WORKGROUP_SCOPE=1 BM=${bm}u BN=${bn}u BK=${bk}u SPLIT=${split}u
+                      WG_THREADS=${threads} K_MULTIPLE_OF_8=1 SPLIT_K=1
               REQUIRES GL_NV_cooperative_matrix)
   endforeach()
 endforeach()

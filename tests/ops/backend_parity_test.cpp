@@ -157,6 +157,10 @@ std::vector<ParityCase> matmul_cases() {
       // what the registers hold (16384 at 256 threads per row) read twice.
       matmul_case({{24, 12288}, 40, DType::F16, false, A::None, false, Gate::None, kHuge}),
       matmul_case({{16, 16400}, 24, DType::BF16, true, A::None, false, Gate::None, kHuge}),
+      // Split-K on the workgroup-scope tile (few output tiles, deep K: the text stream's shape class): partial
+      // products summed by a second pass that applies the whole epilogue; N not a multiple of 4, and one that is.
+      matmul_case({{2, 40, 2048}, 130, DType::BF16, true, A::GeluTanh, true, Gate::PerItem, kHuge}),
+      matmul_case({{64, 4096}, 256, DType::F16, true, A::None, true, Gate::Flat}),
   };
 }
 

@@ -91,6 +91,16 @@ struct WorkgroupConfig {
 // with 256 threads 2-5 % slower on the 1024- to 6889-row shapes. Further configurations go in this list (the
 // automatic choice is kWorkgroup; the others can be forced, and bench kernels times each).
 constexpr WorkgroupConfig kWorkgroup{"wg128x128x32", 128, 128, 32, 4, 128};
+// Split-K on the workgroup tile (automatic choice only; the forced "coopmat_nv_wg..." variant runs whole K, so
+// bench kernels compares the two): an output of fewer than kSplitKMaxTiles tiles (the text stream's 64 rows:
+// 24 or 96 tiles; an H100 has 132 SMs) has each tile's K cut into ranges of at least kSplitKMinSlices slices,
+// so that about kSplitKTargetWorkgroups workgroups run (two per SM of an H100, as many as fit beside each
+// other); the partial products go to fp32 scratch and matmul_split_k_reduce.comp sums them and applies the
+// epilogue.
+constexpr int64_t kSplitKMaxTiles = 128;
+constexpr int64_t kSplitKTargetWorkgroups = 264;
+constexpr int64_t kSplitKMinSlices = 8;
+constexpr int64_t kSplitKReduceWorkgroup = 256;  // WG in matmul_split_k_reduce.comp
 constexpr const WorkgroupConfig* kWorkgroupConfigs[] = {&kWorkgroup};
 
 std::string coopmat_variant(const CoopmatConfig& c) { return std::string(kCoopmatNv) + "_" + c.name; }
@@ -150,12 +160,30 @@ bool coopmat_nv_usable(const Context& ctx) {
 bool coopmat_workgroup_usable(const Context& ctx, const WorkgroupConfig& w) {
   const DeviceCaps& c = ctx.caps();
   return c.fp16 && c.memory_model && PipelineRegistry::has_shader("matmul_" + coopmat_variant(w) + "_f16_k8") &&
+         PipelineRegistry::has_shader("matmul_" + coopmat_variant(w) + "_f16_k8_split_k") &&
+         PipelineRegistry::has_shader("matmul_split_k_reduce") &&
          c.has_workgroup_coopmat(w.bm, w.bn / w.split, w.bk, w.threads, w.shared_bytes(), "f16", "f32");
 }
 
 struct Push {
   uint32_t rows, n, k, rows_per_item, act, flags, bias_dtype;
+  uint32_t k_per_split = 0, splits = 1;  // split-K only (matmul_coopmat_nv.comp with SPLIT_K, the reduction)
 };
+
+// K ranges of a split-K product on the workgroup tile: `splits` ranges of k_per_split columns (a multiple of
+// the tile's BK); splits == 1 runs whole K.
+struct KSplit {
+  int64_t splits = 1, k_per_split = 0;
+};
+
+KSplit choose_k_split(const WorkgroupConfig& w, int64_t rows, int64_t n, int64_t packed_k) {
+  const int64_t tiles = ceil_div(rows, w.bm) * ceil_div(n, w.bn), slices = ceil_div(packed_k, w.bk);
+  if (tiles >= kSplitKMaxTiles) return {};
+  const int64_t wanted = std::min<int64_t>(ceil_div(kSplitKTargetWorkgroups, tiles), slices / kSplitKMinSlices);
+  if (wanted < 2) return {};
+  const int64_t slices_per_split = ceil_div(slices, wanted);
+  return {ceil_div(slices, slices_per_split), slices_per_split * w.bk};
+}
 
 // x as the tensor-core tiles read it: rows of K rounded up to kPackAlign halves, scaled to fp16 by a power of
 // two per row (matmul_pack_rows.comp), with each row's inverse scale. Made once per input, however many
@@ -293,11 +321,27 @@ Tensor matmul_one(Context& ctx, const Tensor& x, const Tensor& w, const MatmulAr
     // The epilogue's choices as specialization constants too (SPEC_* in matmul_coopmat_nv.comp): a pipeline
     // per combination the model uses, each without the code of the others.
     const std::array<uint32_t, 3> epilogue_spec{push.flags, push.act, push.bias_dtype};
+    const int64_t tiles = ceil_div(rows, tile_rows) * ceil_div(n, tile_cols);
+    const KSplit split = workgroup && automatic_workgroup ? choose_k_split(*workgroup, rows, n, packed->values.dim(-1))
+                                                          : KSplit{};
+    if (split.splits > 1) {
+      Tensor partial = ctx.alloc({split.splits, rows, n}, DType::F32);
+      check_index_range(kOp, partial);
+      Push split_push = push;
+      split_push.k_per_split = uint32_t(split.k_per_split);
+      split_push.splits = uint32_t(split.splits);
+      ctx.dispatch(kOp, shader + "_split_k",
+                   {in(packed->values), in(w), in(args.bias), in(args.residual), in(args.gate), out(partial),
+                    in(packed->row_scale)},
+                   split_push, linear_grid(tiles * split.splits), epilogue_spec);
+      ctx.dispatch(kOp, "matmul_split_k_reduce", {in(partial), in(args.bias), in(args.residual), in(args.gate), out(y)},
+                   split_push, linear_grid(ceil_div(y.numel(), kSplitKReduceWorkgroup)));
+      return y;
+    }
     ctx.dispatch(kOp, shader,
                  {in(packed->values), in(w), in(args.bias), in(args.residual), in(args.gate), out(y),
                   in(packed->row_scale)},
-                 push,
-                 linear_grid(ceil_div(rows, tile_rows) * ceil_div(n, tile_cols)), epilogue_spec);
+                 push, linear_grid(tiles), epilogue_spec);
     return y;
   }
   const std::string shader = "matmul_" + variant + "_" + weight_suffix(w.dtype());
