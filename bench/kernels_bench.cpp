@@ -51,7 +51,7 @@ struct Result {
 
 // Ops whose every variant is timed (the others run their automatic choice).
 bool times_every_variant(const std::string& op) {
-  return op == "matmul" || op == "attention" || op == "joint_attention" || op == "conv3d";
+  return op == "matmul" || op == "modulated_matmul" || op == "attention" || op == "joint_attention" || op == "conv3d";
 }
 
 double median(std::vector<double> v) {
@@ -159,6 +159,23 @@ std::vector<Case> make_cases(Backend& b, bool small, const CaseChoice& choice, s
     c.flops = 2.0 * double(N) * double(dim);
     c.bytes = double(N) * double(dim) * 2;
     c.run = [&b, x, w] { b.matmul(x, w); };
+    cases.push_back(c);
+  }
+  for (int64_t M : choice.wants("modulated_matmul") ? token_counts : std::vector<int64_t>{}) {
+    // The image stream's Q/K/V projections of its modulated norm: layer_norm_modulate and three GEMMs, with
+    // the norm fused into the GEMMs' input pass where the backend does that.
+    Tensor x = random_tensor(b, {M, dim}, rng), shift = random_tensor(b, {1, dim}, rng),
+           scale = random_tensor(b, {1, dim}, rng);
+    std::vector<Tensor> w;
+    for (int i = 0; i < 3; ++i) w.push_back(random_weight(b, {dim, dim}, rng));
+    Case c;
+    c.op = "modulated_matmul";
+    c.shape = std::to_string(M) + "x" + std::to_string(dim) + " -> 3x" + std::to_string(dim) + " (qkv)";
+    c.flops = 3 * 2.0 * double(M) * double(dim) * double(dim);
+    c.run = [&b, x, shift, scale, w] {
+      const MatmulArgs args[3];
+      b.modulated_matmul_many(x, shift, scale, 1e-6f, w, args);
+    };
     cases.push_back(c);
   }
   for (int64_t M : choice.wants("attention") ? token_counts : std::vector<int64_t>{}) {

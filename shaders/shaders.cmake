@@ -27,6 +27,7 @@ qi_shader(NAME guided_euler_step SOURCE guided_euler_step.comp)
 foreach(n rms_norm rms_norm_rope layer_norm_modulate guided_euler_step matmul_pack_rows attention_pack)
   qi_shader(NAME ${n}_subgroup SOURCE ${n}.comp DEFINES SEGMENT_SUBGROUP=1)
 endforeach()
+qi_shader(NAME matmul_pack_rows_modulate_subgroup SOURCE matmul_pack_rows.comp DEFINES SEGMENT_SUBGROUP=1 MODULATE=1)
 
 # matmul: scalar tiled GEMM per weight format, and the bandwidth-bound kernel for few rows (every variant).
 foreach(w f32 f16 bf16)
@@ -48,6 +49,9 @@ qi_shader(NAME attention_scalar_d384 SOURCE attention.comp DEFINES D_MAX=384u BR
 # (suffix _k8: every model shape); the 64x64x32 one also for any K. F32 weights always run the scalar kernel
 # (fp32 arithmetic asked for), so only F16 and BF16 variants.
 qi_shader(NAME matmul_pack_rows SOURCE matmul_pack_rows.comp)
+# The same packing of layer_norm_modulate's output (the modulated_matmul op: LN-modulate fused into the GEMMs'
+# input pass).
+qi_shader(NAME matmul_pack_rows_modulate SOURCE matmul_pack_rows.comp DEFINES MODULATE=1)
 # Split-K for small output grids on the workgroup-scope tile: the tiles write fp32 partial products, this sums
 # them and applies the epilogue.
 qi_shader(NAME matmul_split_k_reduce SOURCE matmul_split_k_reduce.comp)

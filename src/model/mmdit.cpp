@@ -42,6 +42,15 @@ Tensor Mmdit::apply(const Linear& l, const Tensor& x, MatmulArgs args, int copie
   return backend_.matmul(x, l.w, args);
 }
 
+Tensor Mmdit::apply_modulated(const Linear& l, const Tensor& x, const Tensor& shift, const Tensor& scale,
+                              MatmulArgs args, int copies) const {
+  if (copies) blocks_.pump(copies);
+  args.bias = l.b;
+  const Tensor w[] = {l.w};
+  const MatmulArgs a[] = {args};
+  return backend_.modulated_matmul_many(x, shift, scale, config_.norm_eps, w, a).front();
+}
+
 Mmdit::Mmdit(const TransformerConfig& config, const TensorStore& store, Backend& backend, const BlockOffload& offload)
     : config_(config), backend_(backend), blocks_(backend, offload, config.num_layers, &Mmdit::streamed_weights) {
   check_tensors(store, expected_transformer_tensors(config), nullptr, "transformer");
@@ -98,16 +107,16 @@ Mmdit::Context Mmdit::prepare(const Tensor& prompt_embeds, int64_t hp, int64_t w
   return c;
 }
 
-AttentionOperands Mmdit::project_qkv(const Stream& s, const Tensor& x_mod, int64_t len, const Tensor& rope,
-                                     int copies) const {
+AttentionOperands Mmdit::project_qkv(const Stream& s, const Tensor& x, const Tensor& shift, const Tensor& scale,
+                                     int64_t len, const Tensor& rope, int copies) const {
   const int64_t H = config_.num_attention_heads, hd = config_.attention_head_dim;
-  // One call for the three projections of x_mod (a backend prepares x_mod once); the weight copies that
-  // would have been recorded before each of them go before it.
+  // One call for the three projections of the modulated x (a backend prepares it once); the weight copies
+  // that would have been recorded before each of them go before it.
   constexpr int kProjections = 3;
   if (copies) blocks_.pump(kProjections * copies);
   const Tensor w[kProjections] = {s.q.w, s.k.w, s.v.w};
   const MatmulArgs args[kProjections] = {{.bias = s.q.b}, {.bias = s.k.b}, {.bias = s.v.b}};
-  const std::vector<Tensor> y = backend_.matmul_many(x_mod, w, args);
+  const std::vector<Tensor> y = backend_.modulated_matmul_many(x, shift, scale, config_.norm_eps, w, args);
   AttentionOperands r{y[0].reshape({1, len, H, hd}), y[1].reshape({1, len, H, hd}), y[2].reshape({1, len, H, hd})};
   r.q = backend_.rms_norm_rope(r.q, s.norm_q, config_.norm_eps, rope, RopeStyle::Interleaved);
   r.k = backend_.rms_norm_rope(r.k, s.norm_k, config_.norm_eps, rope, RopeStyle::Interleaved);
@@ -142,18 +151,18 @@ Tensor Mmdit::forward(const Tensor& latents, float timestep, const Context& ctx,
     const Tensor mod_txt = apply(b.txt.mod, silu_temb);
     auto chunk = [&](const Tensor& m, int c) { return backend_.slice(m, -1, int64_t(c) * D, D); };
 
-    // Joint attention, text first.
-    Tensor a_img = backend_.layer_norm_modulate(img, chunk(mod_img, kShift1), chunk(mod_img, kScale1), eps);
-    Tensor a_txt = backend_.layer_norm_modulate(txt, chunk(mod_txt, kShift1), chunk(mod_txt, kScale1), eps);
-    const AttentionOperands qkv_img = project_qkv(b.img, a_img, N, ctx.image_rope, kCopiesBeforeProjection);
-    const AttentionOperands qkv_txt = project_qkv(b.txt, a_txt, L, ctx.text_rope, 0);
+    // Joint attention, text first; the modulated norms feed the projections directly.
+    const AttentionOperands qkv_img = project_qkv(b.img, img, chunk(mod_img, kShift1), chunk(mod_img, kScale1), N,
+                                                  ctx.image_rope, kCopiesBeforeProjection);
+    const AttentionOperands qkv_txt =
+        project_qkv(b.txt, txt, chunk(mod_txt, kShift1), chunk(mod_txt, kScale1), L, ctx.text_rope, 0);
     const AttentionSplit o = backend_.joint_attention(qkv_txt, qkv_img, attn);
     Tensor o_img = o.second.reshape({N, D});
     img = apply(b.img.out, o_img, {.residual = img, .gate = chunk(mod_img, kGate1).reshape({D})},
                 kCopiesBeforeProjection);
 
-    Tensor h = backend_.layer_norm_modulate(img, chunk(mod_img, kShift2), chunk(mod_img, kScale2), eps);
-    h = apply(b.img.mlp_in, h, {.act = Activation::GeluTanh}, kCopiesBeforeMlp);
+    Tensor h = apply_modulated(b.img.mlp_in, img, chunk(mod_img, kShift2), chunk(mod_img, kScale2),
+                               {.act = Activation::GeluTanh}, kCopiesBeforeMlp);
     img = apply(b.img.mlp_out, h, {.residual = img, .gate = chunk(mod_img, kGate2).reshape({D})}, kCopiesBeforeMlp);
 
     // After the last block only the image stream is read (spec §3.5): its text-side tail is skipped unless
@@ -161,8 +170,8 @@ Tensor Mmdit::forward(const Tensor& latents, float timestep, const Context& ctx,
     if (!last || sink) {
       Tensor o_txt = o.first.reshape({L, D});
       txt = apply(b.txt.out, o_txt, {.residual = txt, .gate = chunk(mod_txt, kGate1).reshape({D})});
-      h = backend_.layer_norm_modulate(txt, chunk(mod_txt, kShift2), chunk(mod_txt, kScale2), eps);
-      h = apply(b.txt.mlp_in, h, {.act = Activation::GeluTanh});
+      h = apply_modulated(b.txt.mlp_in, txt, chunk(mod_txt, kShift2), chunk(mod_txt, kScale2),
+                          {.act = Activation::GeluTanh});
       txt = apply(b.txt.mlp_out, h, {.residual = txt, .gate = chunk(mod_txt, kGate2).reshape({D})});
     }
     emit(sink, prefix + ".block" + std::to_string(bi) + ".txt", txt);

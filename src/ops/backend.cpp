@@ -21,6 +21,11 @@ std::vector<Tensor> Backend::matmul_many(const Tensor& x, std::span<const Tensor
   return y;
 }
 
+std::vector<Tensor> Backend::modulated_matmul_many(const Tensor& x, const Tensor& shift, const Tensor& scale, float eps,
+                                                   std::span<const Tensor> w, std::span<const MatmulArgs> args) {
+  return matmul_many(layer_norm_modulate(x, shift, scale, eps), w, args);
+}
+
 AttentionSplit Backend::joint_attention(const AttentionOperands& first, const AttentionOperands& second,
                                         const AttentionArgs& args) {
   const Tensor o = attention(concat(first.q, second.q, 1), concat(first.k, second.k, 1),
@@ -61,7 +66,7 @@ std::vector<float> Backend::to_host_f32(const Tensor& t) {
 
 const std::vector<std::string>& all_op_names() {
   static const std::vector<std::string> names = {
-      "matmul", "attention", "joint_attention", "rms_norm", "layer_norm_modulate", "channel_rms_norm", "rope", "rms_norm_rope",
+      "matmul", "modulated_matmul", "attention", "joint_attention", "rms_norm", "layer_norm_modulate", "channel_rms_norm", "rope", "rms_norm_rope",
       "conv3d", "upsample_nearest2x", "unary", "binary", "scale", "concat", "slice", "transpose", "pack_patches",
       "unpack_patches", "timestep_embedding", "to_rgb8", "guided_euler_step"};
   return names;

@@ -141,6 +141,13 @@ class Backend {
   // default calls matmul for each.
   virtual std::vector<Tensor> matmul_many(const Tensor& x, std::span<const Tensor> w,
                                           std::span<const MatmulArgs> args);
+  // Products of one modulated input (the MMDiT's Q/K/V and MLP-in projections, spec §3.5):
+  //   y[i] = matmul(layer_norm_modulate(x, shift, scale, eps), w[i], args[i]).
+  // A backend may never materialise the normalised input (the Vulkan tensor-core kernels normalise, modulate
+  // and pack it to scaled fp16 in one pass); the default composes the two ops (the reference).
+  virtual std::vector<Tensor> modulated_matmul_many(const Tensor& x, const Tensor& shift, const Tensor& scale,
+                                                    float eps, std::span<const Tensor> w,
+                                                    std::span<const MatmulArgs> args);
   // q [B, Sq, Hq, D], k/v [B, Sk, Hkv, D] (Hq % Hkv == 0; query head j uses kv head j / (Hq/Hkv))
   // -> [B, Sq, Hq, D]. softmax(scale·Q·Kᵀ + mask)·V with fp32 statistics, never the full score matrix.
   virtual Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionArgs& args) = 0;

@@ -137,6 +137,62 @@ ParityCase matmul_case(const MatmulSpec& s) {
           }};
 }
 
+// modulated_matmul: products of layer_norm_modulate(x, shift, scale) with several weights, compared joined
+// along the last axis. magnitude scales x (around a mean far from zero) and shift: 1e7 makes the modulated
+// input itself huge.
+struct ModulatedMatmulSpec {
+  Shape x, mod;
+  std::vector<int64_t> n;
+  DType wdtype;
+  bool bias = false;
+  Activation act = Activation::None;
+  float magnitude = 1.0f;
+};
+
+ParityCase modulated_matmul_case(const ModulatedMatmulSpec& s) {
+  std::string name = dims("x", s.x) + dims("_mod", s.mod) + "_N";
+  for (size_t i = 0; i < s.n.size(); ++i) name += (i ? "+" : "") + std::to_string(s.n[i]);
+  name += "_" + std::string(dtype_name(s.wdtype));
+  if (s.bias) name += "_bias";
+  if (s.act == Activation::GeluTanh) name += "_gelu";
+  if (s.magnitude != 1.0f) name += "_x1e7";
+  return {name, weight_tolerance(s.wdtype), [s](Rng& rng) -> CaseRun {
+            HostTensor xs = random_tensor(rng, s.x, s.magnitude);
+            for (float& v : xs.values) v += 3.0f * s.magnitude;  // a mean far from zero
+            auto x = shared(std::move(xs));
+            auto shift = shared(random_tensor(rng, s.mod, s.magnitude)), scale = shared(random_tensor(rng, s.mod));
+            std::vector<std::shared_ptr<const HostTensor>> w, b;
+            for (int64_t n : s.n) {
+              w.push_back(shared(random_weight(rng, {n, s.x.back()}, s.wdtype)));
+              b.push_back(shared(random_weight(rng, {n}, s.wdtype)));
+            }
+            return [=](Backend& be) {
+              std::vector<Tensor> weights;
+              std::vector<MatmulArgs> args;
+              for (size_t i = 0; i < w.size(); ++i) {
+                weights.push_back(upload_as_weight(be, *w[i]));
+                args.push_back({.bias = s.bias ? upload_as_weight(be, *b[i]) : Tensor(), .act = s.act});
+              }
+              const std::vector<Tensor> y =
+                  be.modulated_matmul_many(upload(be, *x), upload(be, *shift), upload(be, *scale), 1e-6f, weights, args);
+              Tensor joined = y.front();
+              for (size_t i = 1; i < y.size(); ++i) joined = be.concat(joined, y[i], -1);
+              return joined;
+            };
+          }};
+}
+
+std::vector<ParityCase> modulated_matmul_cases() {
+  return {
+      modulated_matmul_case({{2, 17, 96}, {2, 96}, {96, 96, 96}, DType::F16, true}),  // Q/K/V, per-item modulation
+      modulated_matmul_case({{33, 200}, {200}, {130}, DType::BF16, true, Activation::GeluTanh, kHuge}),
+      modulated_matmul_case({{20, 3072}, {1, 3072}, {256, 64}, DType::BF16, true}),  // real width
+      // Rows longer than the fused pass holds in registers (read four times), and few rows (the gemv path).
+      modulated_matmul_case({{10, 16400}, {16400}, {24}, DType::F16, false, Activation::None, kHuge}),
+      modulated_matmul_case({{1, 4, 64}, {1, 64}, {40}, DType::BF16, true}),
+  };
+}
+
 std::vector<ParityCase> matmul_cases() {
   using A = Activation;
   return {
@@ -558,6 +614,7 @@ const std::map<std::string, std::vector<ParityCase>>& parity_cases() {
   using R = RopeStyle;
   static const std::map<std::string, std::vector<ParityCase>> table = {
       {"matmul", matmul_cases()},
+      {"modulated_matmul", modulated_matmul_cases()},
       {"attention", attention_cases()},
       {"joint_attention", joint_attention_cases()},
       {"rms_norm",
@@ -681,7 +738,7 @@ TEST(BackendParityTable, CoversEveryOpWithSeveralCasesAndHugeActivations) {
     EXPECT_GE(it->second.size(), 3u) << op;
   }
   EXPECT_EQ(parity_cases().size(), all_op_names().size()) << "cases for an op the interface does not have";
-  for (const char* op : {"matmul", "attention", "joint_attention", "conv3d", "rms_norm_rope"}) {
+  for (const char* op : {"matmul", "modulated_matmul", "attention", "joint_attention", "conv3d", "rms_norm_rope"}) {
     bool huge = false;
     for (const ParityCase& c : parity_cases().at(op)) huge |= c.name.find("1e7") != std::string::npos;
     EXPECT_TRUE(huge) << op << " needs a 1e7-magnitude activation case";

@@ -1,11 +1,14 @@
 // The packing passes of the fp16 tensor-core kernels (matmul_pack_rows, attention_pack) run on any device, so
 // they are checked here on lavapipe too: every row, of any magnitude, lands in fp16 without overflow and
 // comes back exactly through the power-of-two scale (shaders/fp16_scaling.glsl).
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 
 #include "backend/vulkan/vk_context.h"
 #include "backend/vulkan/vk_op_checks.h"
+#include "backend/vulkan/vk_ops.h"
 #include "core/dtype.h"
 #include "vulkan/vulkan_test_util.h"
 
@@ -118,6 +121,73 @@ TEST_F(Fp16Packing, AttentionPackOfATwoPartSequenceEqualsTheJoinedOne) {
   attention_pack(*ctx, x, uint32_t(kRows / 3), split, split_inverse);
   EXPECT_EQ(split, joined);
   EXPECT_EQ(split_inverse, joined_inverse);
+}
+
+// matmul_pack_rows_modulate (modulated_matmul's fused pass) packs what layer_norm_modulate writes: rows of
+// every magnitude, two batch items whose shifts differ by seven orders of magnitude (the packed rows reach
+// 2e7), and rows of K held in registers or read four times.
+TEST_F(Fp16Packing, ModulatedPackEqualsLayerNormModulateThenPack) {
+  auto ctx = vk::Context::create(test_vulkan_options(), nullptr);
+  constexpr int64_t kItems = 2, kRowsPerItem = 3, kPackAlign = 8, kHeldPairsMax = 32;  // as vk_matmul.cpp
+  const float row_magnitude[kItems * kRowsPerItem] = {2e7f, 0.3f, 3e-37f, 0.0f, 1e3f, 5.0f};
+  const float shift_magnitude[kItems] = {1.0f, 2e7f};
+  for (const int64_t k : {int64_t(200), int64_t(16400)}) {
+    SCOPED_TRACE("K = " + std::to_string(k));
+    std::mt19937_64 rng(11);
+    std::vector<float> x, shift, scale = random_floats(rng, size_t(kItems * k), 1.0f);
+    for (float m : row_magnitude) {
+      std::vector<float> row = random_floats(rng, size_t(k), m);
+      for (float& v : row) v += 2.0f * m;  // a mean far from zero
+      x.insert(x.end(), row.begin(), row.end());
+    }
+    for (float m : shift_magnitude) {
+      std::vector<float> s = random_floats(rng, size_t(k), m);
+      shift.insert(shift.end(), s.begin(), s.end());
+    }
+    const int64_t rows = kItems * kRowsPerItem, kp = (k + kPackAlign - 1) / kPackAlign * kPackAlign;
+    Tensor xt = ctx->alloc({kItems, kRowsPerItem, k}, DType::F32), st = ctx->alloc({kItems, k}, DType::F32),
+           ct = ctx->alloc({kItems, k}, DType::F32);
+    ctx->upload(xt, x.data(), x.size() * sizeof(float));
+    ctx->upload(st, shift.data(), shift.size() * sizeof(float));
+    ctx->upload(ct, scale.data(), scale.size() * sizeof(float));
+    std::vector<float> want(x.size());
+    ctx->download(vk::layer_norm_modulate(*ctx, xt, st, ct, 1e-6f), want.data());
+
+    Tensor packed = ctx->alloc({rows, kp}, DType::F16), row_scale = ctx->alloc({rows}, DType::F32);
+    const uint32_t seg = vk::threads_per_row(k);
+    struct {
+      uint32_t rows, k, seg;
+      float eps;
+      uint32_t rows_per_item;
+    } push{uint32_t(rows), uint32_t(k), seg, 1e-6f, uint32_t(kRowsPerItem)};
+    const std::array<uint32_t, 1> spec{vk::held_per_thread((kp + 1) / 2, seg, kHeldPairsMax)};
+    EXPECT_EQ(spec[0] == 0, k > 2 * kHeldPairsMax * seg);
+    ctx->dispatch("test", vk::row_reduce_shader(*ctx, "matmul_pack_rows_modulate"),
+                  {vk::in(xt), vk::out(packed), vk::out(row_scale), vk::in(st), vk::in(ct)}, push,
+                  vk::linear_grid(vk::ceil_div(rows, vk::kRowReduceWorkgroup / seg)), spec);
+    std::vector<uint16_t> halves(size_t(rows * kp));
+    std::vector<float> scales(rows);
+    ctx->download(packed, halves.data());
+    ctx->download(row_scale, scales.data());
+    for (int64_t r = 0; r < rows; ++r) {
+      ASSERT_TRUE(is_power_of_two(scales[r])) << "row " << r << ": " << scales[r];
+      float row_max = 0;
+      for (int64_t c = 0; c < k; ++c) row_max = std::max(row_max, std::abs(want[r * k + c]));
+      for (int64_t c = 0; c < kp; ++c) {
+        const float h = f16_to_f32(halves[r * kp + c]);
+        ASSERT_TRUE(std::isfinite(h)) << "row " << r << " col " << c;
+        EXPECT_LE(std::abs(h), 32768.0f);
+        if (c >= k) {
+          EXPECT_EQ(h, 0.0f) << "row " << r << " col " << c << " past K";
+          continue;
+        }
+        // fp16 rounding, and the two fp32 kernels' different summation orders (relative to the row).
+        const double back = double(h) / scales[r], expected = want[r * k + c];
+        EXPECT_LE(std::abs(back - expected), std::abs(expected) * kHalfRelError + 1e-5 * row_max)
+            << "row " << r << " col " << c;
+      }
+    }
+  }
 }
 
 }  // namespace

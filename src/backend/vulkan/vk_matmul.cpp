@@ -18,6 +18,11 @@ namespace qi::vk {
 namespace {
 
 constexpr std::string_view kOp = "matmul";
+// modulated_matmul (layer_norm_modulate then matmul_many) runs the same kernels; its variant is selected apart
+// (the same list), so that the parity harness runs each for it too.
+constexpr std::string_view kModulatedOp = "modulated_matmul";
+// The fused normalise-modulate-pack pass of modulated_matmul, timed apart (op_timings).
+constexpr std::string_view kModulatedPackTiming = "layer_norm_modulate_pack";
 // The activation-packing pass of the tensor-core variants, timed apart from the GEMM (op_timings).
 constexpr std::string_view kPackTiming = "matmul_pack";
 constexpr const char* kScalar = "scalar";
@@ -207,8 +212,36 @@ PackedInput pack_input(Context& ctx, const Tensor& x) {
   return p;
 }
 
-// One product; `packed` holds x's packing once a tensor-core kernel has needed it (empty at first).
-Tensor matmul_one(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& args,
+// x's LN-modulated rows packed as pack_input packs x (matmul_pack_rows.comp with MODULATE): what a
+// tensor-core GEMM reads for modulated_matmul. x has rows and columns.
+PackedInput pack_modulated_input(Context& ctx, const Tensor& x, const Tensor& shift, const Tensor& scale, float eps) {
+  const int64_t items = modulation_items(ctx, kModulatedOp, x, shift, scale);
+  const int64_t rows = x.rows(), k = x.dim(-1);
+  const int64_t packed_k = ceil_div(k, kPackAlign) * kPackAlign;
+  PackedInput p{ctx.alloc({rows, packed_k}, DType::F16), ctx.alloc({rows}, DType::F32)};
+  const uint32_t seg = threads_per_row(k);
+  struct {
+    uint32_t rows, k, seg;
+    float eps;
+    uint32_t rows_per_item;
+  } push{uint32_t(rows), uint32_t(k), seg, eps, uint32_t(rows / items)};
+  const std::array<uint32_t, 1> spec{held_per_thread(ceil_div(packed_k, 2), seg, kPackHeldPairsMax)};
+  ctx.dispatch(kModulatedPackTiming, row_reduce_shader(ctx, "matmul_pack_rows_modulate"),
+               {in(x), out(p.values), out(p.row_scale), in(shift), in(scale)}, push,
+               linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)), spec);
+  return p;
+}
+
+// The kernel family matmul_one runs for x · wᵀ under the variant selected for `variant_op`: the gemv for few
+// rows, the scalar GEMM for F32 weights (fp32 arithmetic asked for), else the selected variant.
+bool gemv_product(const Tensor& x, const Tensor& w) { return x.rows() <= kGemvMaxRows && w.dim(1) % kGemvChunk == 0; }
+std::string product_variant(const Context& ctx, std::string_view variant_op, const Tensor& w) {
+  return w.dtype() == DType::F32 ? std::string(kScalar) : ctx.variants().selected(variant_op);
+}
+
+// One product under the variant selected for `variant_op` (matmul or modulated_matmul); `packed` holds x's
+// packing once a tensor-core kernel has needed it (empty at first).
+Tensor matmul_one(Context& ctx, std::string_view variant_op, const Tensor& x, const Tensor& w, const MatmulArgs& args,
                   std::optional<PackedInput>& packed);
 
 }  // namespace
@@ -226,6 +259,7 @@ void register_matmul_variants(Context& ctx) {
   }
   usable.push_back(kScalar);
   ctx.variants().add(std::string(kOp), usable);
+  ctx.variants().add(std::string(kModulatedOp), usable);
 }
 
 DType bf16_weight_storage(const Context& ctx) {
@@ -235,7 +269,7 @@ DType bf16_weight_storage(const Context& ctx) {
 
 Tensor matmul(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& args) {
   std::optional<PackedInput> packed;
-  return matmul_one(ctx, x, w, args, packed);
+  return matmul_one(ctx, kOp, x, w, args, packed);
 }
 
 std::vector<Tensor> matmul_many(Context& ctx, const Tensor& x, std::span<const Tensor> w,
@@ -245,13 +279,35 @@ std::vector<Tensor> matmul_many(Context& ctx, const Tensor& x, std::span<const T
   std::optional<PackedInput> packed;
   std::vector<Tensor> y;
   y.reserve(w.size());
-  for (size_t i = 0; i < w.size(); ++i) y.push_back(matmul_one(ctx, x, w[i], args[i], packed));
+  for (size_t i = 0; i < w.size(); ++i) y.push_back(matmul_one(ctx, kOp, x, w[i], args[i], packed));
+  return y;
+}
+
+std::vector<Tensor> modulated_matmul_many(Context& ctx, const Tensor& x, const Tensor& shift, const Tensor& scale,
+                                          float eps, std::span<const Tensor> w, std::span<const MatmulArgs> args) {
+  if (w.size() != args.size())
+    fail(kModulatedOp, std::to_string(w.size()) + " weights but " + std::to_string(args.size()) + " argument sets");
+  // The fused pass where every product runs on the tensor cores, which read only the packed input;
+  // otherwise the normalised input is made and multiplied as the variant says.
+  bool fused = x.numel() > 0 && !w.empty();
+  for (const Tensor& wi : w) {
+    check_float(ctx, kModulatedOp, "w", wi);
+    check_rank(kModulatedOp, "w", wi, 2);
+    fused = fused && !gemv_product(x, wi) &&
+            product_variant(ctx, kModulatedOp, wi).starts_with(kCoopmatNv);
+  }
+  std::optional<PackedInput> packed;
+  if (fused) packed = pack_modulated_input(ctx, x, shift, scale, eps);
+  const Tensor input = fused ? x : layer_norm_modulate(ctx, x, shift, scale, eps);
+  std::vector<Tensor> y;
+  y.reserve(w.size());
+  for (size_t i = 0; i < w.size(); ++i) y.push_back(matmul_one(ctx, kModulatedOp, input, w[i], args[i], packed));
   return y;
 }
 
 namespace {
 
-Tensor matmul_one(Context& ctx, const Tensor& x, const Tensor& w, const MatmulArgs& args,
+Tensor matmul_one(Context& ctx, std::string_view variant_op, const Tensor& x, const Tensor& w, const MatmulArgs& args,
                   std::optional<PackedInput>& packed) {
   check_f32(ctx, kOp, "x", x);
   check_float(ctx, kOp, "w", w);
@@ -294,18 +350,18 @@ Tensor matmul_one(Context& ctx, const Tensor& x, const Tensor& w, const MatmulAr
   if (y.numel() == 0) return y;
   const Push push{uint32_t(rows), uint32_t(n), uint32_t(k), uint32_t(rows / items), activation_code(args.act),
                       flags, args.bias.defined() ? shader_dtype(args.bias.dtype()) : 0u};
-  if (rows <= kGemvMaxRows && k % kGemvChunk == 0) {
+  if (gemv_product(x, w)) {
     // Few rows: bandwidth-bound, fp32 arithmetic; the same kernel whatever the variant.
     ctx.dispatch(kOp, std::string("matmul_gemv_") + weight_suffix(w.dtype()),
                  {in(x), in(w), in(args.bias), in(args.residual), in(args.gate), out(y)}, push,
                  linear_grid(ceil_div(n, kGemvColumns)));
     return y;
   }
-  const std::string variant = w.dtype() == DType::F32 ? std::string(kScalar) : ctx.variants().selected(kOp);
+  const std::string variant = product_variant(ctx, variant_op, w);
   if (variant.starts_with(kCoopmatNv)) {
     // The workgroup-scope tile where the device has it (automatic, or forced), else a subgroup tile; K not a
     // multiple of 8 always runs kAnyK.
-    const auto& usable = ctx.variants().usable(kOp);
+    const auto& usable = ctx.variants().usable(variant_op);
     const WorkgroupConfig* forced_workgroup = workgroup_config(variant);
     const bool automatic_workgroup =
         variant == kCoopmatNv && std::find(usable.begin(), usable.end(), coopmat_variant(kWorkgroup)) != usable.end();

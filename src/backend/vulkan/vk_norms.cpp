@@ -35,20 +35,8 @@ Tensor rms_norm(Context& ctx, const Tensor& x, const Tensor& weight, float eps) 
 
 Tensor layer_norm_modulate(Context& ctx, const Tensor& x, const Tensor& shift, const Tensor& scale, float eps) {
   constexpr std::string_view op = "layer_norm_modulate";
-  check_f32(ctx, op, "x", x);
-  check_f32(ctx, op, "shift", shift);
-  check_f32(ctx, op, "scale", scale);
-  if (x.rank() != 2 && x.rank() != 3) fail(op, "x must be [B, M, C] or [M, C], got " + x.describe());
-  check_index_range(op, x);
+  const int64_t items = modulation_items(ctx, op, x, shift, scale);
   const int64_t c = x.dim(-1), rows = x.rows();
-  int64_t items = x.rank() == 3 ? x.dim(0) : 1;
-  const Shape mod{items, c};
-  // [C] modulation applies to every row (the same as [1, C] for a single item).
-  const bool shared = shift.shape() == Shape{c} && scale.shape() == Shape{c};
-  if (!shared && (shift.shape() != mod || scale.shape() != mod))
-    fail(op, "shift " + shift.describe() + " and scale " + scale.describe() + " must be " + shape_str(mod) + " or [" +
-                 std::to_string(c) + "] for x " + x.describe());
-  if (shared) items = 1;
   Tensor y = ctx.alloc(x.shape(), DType::F32);
   if (x.numel() == 0) return y;
   const uint32_t seg = threads_per_row(c);

@@ -37,6 +37,23 @@ void check_row_weight(const Context& ctx, std::string_view op, const Tensor& wei
   if (weight.shape() != Shape{c}) fail(op, "weight " + weight.describe() + " must be [" + std::to_string(c) + "]");
 }
 
+int64_t modulation_items(const Context& ctx, std::string_view op, const Tensor& x, const Tensor& shift,
+                         const Tensor& scale) {
+  check_f32(ctx, op, "x", x);
+  check_f32(ctx, op, "shift", shift);
+  check_f32(ctx, op, "scale", scale);
+  if (x.rank() != 2 && x.rank() != 3) fail(op, "x must be [B, M, C] or [M, C], got " + x.describe());
+  check_index_range(op, x);
+  const int64_t c = x.dim(-1), items = x.rank() == 3 ? x.dim(0) : 1;
+  const Shape mod{items, c};
+  // [C] modulation applies to every row (the same as [1, C] for a single item).
+  if (shift.shape() == Shape{c} && scale.shape() == Shape{c}) return 1;
+  if (shift.shape() != mod || scale.shape() != mod)
+    fail(op, "shift " + shift.describe() + " and scale " + scale.describe() + " must be " + shape_str(mod) + " or [" +
+                 std::to_string(c) + "] for x " + x.describe());
+  return items;
+}
+
 uint32_t threads_per_row(int64_t c) {
   const int64_t wanted = (c + kRowElementsPerThread - 1) / kRowElementsPerThread;
   uint32_t seg = 1;

@@ -19,6 +19,12 @@ void check_index_range(std::string_view op, const Tensor& t);
 // An optional per-column weight of rows of c values (rms_norm, rms_norm_rope): undefined, or [c] F32/F16/BF16.
 void check_row_weight(const Context& ctx, std::string_view op, const Tensor& weight, int64_t c);
 
+// The modulation of layer_norm_modulate (and of modulated_matmul's fused input pass) for x [B, M, C] or
+// [M, C]: shift and scale F32, both [B, C] or both [C] (every row). Returns the number of modulation rows (1
+// for [C]); fails otherwise.
+int64_t modulation_items(const Context& ctx, std::string_view op, const Tensor& x, const Tensor& shift,
+                         const Tensor& scale);
+
 // The dtype code shaders read from push constants (half_words.glsl: DT_F32, DT_F16, DT_BF16).
 uint32_t shader_dtype(DType t);
 // Threads per row for the row-reduction shaders (segment_reduce.glsl with 256-thread workgroups): the

@@ -115,6 +115,10 @@ class VulkanBackend final : public Backend {
                                   std::span<const MatmulArgs> args) override {
     return vk::matmul_many(*ctx_, x, w, args);
   }
+  std::vector<Tensor> modulated_matmul_many(const Tensor& x, const Tensor& shift, const Tensor& scale, float eps,
+                                            std::span<const Tensor> w, std::span<const MatmulArgs> args) override {
+    return vk::modulated_matmul_many(*ctx_, x, shift, scale, eps, w, args);
+  }
   Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionArgs& args) override {
     return vk::attention(*ctx_, q, k, v, args);
   }
