@@ -187,7 +187,7 @@ KSplit choose_k_split(const WorkgroupConfig& w, int64_t rows, int64_t n, int64_t
   const int64_t wanted = std::min<int64_t>(ceil_div(kSplitKTargetWorkgroups, tiles), slices / kSplitKMinSlices);
   if (wanted < 2) return {};
   const int64_t slices_per_split = ceil_div(slices, wanted);
-  return {ceil_div(slices, slices_per_split), slices_per_split * w.bk};
+  return {int64_t(ceil_div(slices, slices_per_split)), slices_per_split * w.bk};
 }
 
 // x as the tensor-core tiles read it: rows of K rounded up to kPackAlign halves, scaled to fp16 by a power of
@@ -197,38 +197,35 @@ struct PackedInput {
   Tensor values, row_scale;
 };
 
-PackedInput pack_input(Context& ctx, const Tensor& x) {
-  const int64_t rows = x.rows(), k = x.dim(-1);
-  const int64_t packed_k = ceil_div(k, kPackAlign) * kPackAlign;
-  PackedInput p{ctx.alloc({rows, packed_k}, DType::F16), ctx.alloc({rows}, DType::F32)};
-  const uint32_t seg = threads_per_row(k);
-  struct {
-    uint32_t rows, k, seg;
-  } pack_push{uint32_t(rows), uint32_t(k), seg};
-  // Value pairs each thread holds (HELD_PAIRS in matmul_pack_rows.comp), or 0: two reads of each row.
-  const std::array<uint32_t, 1> pack_spec{held_per_thread(ceil_div(packed_k, 2), seg, kPackHeldPairsMax)};
-  ctx.dispatch(kPackTiming, row_reduce_shader(ctx, "matmul_pack_rows"), {in(x), out(p.values), out(p.row_scale)},
-               pack_push, linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)), pack_spec);
-  return p;
-}
+// What modulated_matmul applies to x before packing: layer_norm_modulate's arguments.
+struct Modulation {
+  const Tensor& shift;
+  const Tensor& scale;
+  float eps;
+};
 
-// x's LN-modulated rows packed as pack_input packs x (matmul_pack_rows.comp with MODULATE): what a
-// tensor-core GEMM reads for modulated_matmul. x has rows and columns.
-PackedInput pack_modulated_input(Context& ctx, const Tensor& x, const Tensor& shift, const Tensor& scale, float eps) {
-  const int64_t items = modulation_items(ctx, kModulatedOp, x, shift, scale);
+// Packs x, or with `mod` its LN-modulated rows (matmul_pack_rows.comp with MODULATE: the normalised input of
+// modulated_matmul is never written in fp32).
+PackedInput pack_input(Context& ctx, const Tensor& x, const Modulation* mod = nullptr) {
+  const int64_t items = mod ? modulation_items(ctx, kModulatedOp, x, mod->shift, mod->scale) : 1;
   const int64_t rows = x.rows(), k = x.dim(-1);
   const int64_t packed_k = ceil_div(k, kPackAlign) * kPackAlign;
   PackedInput p{ctx.alloc({rows, packed_k}, DType::F16), ctx.alloc({rows}, DType::F32)};
   const uint32_t seg = threads_per_row(k);
   struct {
     uint32_t rows, k, seg;
-    float eps;
-    uint32_t rows_per_item;
-  } push{uint32_t(rows), uint32_t(k), seg, eps, uint32_t(rows / items)};
+    float eps;               // MODULATE only
+    uint32_t rows_per_item;  // MODULATE only
+  } push{uint32_t(rows), uint32_t(k), seg, mod ? mod->eps : 0.0f, uint32_t(rows / items)};
+  // Value pairs each thread holds (HELD_PAIRS in matmul_pack_rows.comp), or 0: each row read more than once.
   const std::array<uint32_t, 1> spec{held_per_thread(ceil_div(packed_k, 2), seg, kPackHeldPairsMax)};
-  ctx.dispatch(kModulatedPackTiming, row_reduce_shader(ctx, "matmul_pack_rows_modulate"),
-               {in(x), out(p.values), out(p.row_scale), in(shift), in(scale)}, push,
-               linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg)), spec);
+  const Grid grid = linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg));
+  if (mod)
+    ctx.dispatch(kModulatedPackTiming, row_reduce_shader(ctx, "matmul_pack_rows_modulate"),
+                 {in(x), out(p.values), out(p.row_scale), in(mod->shift), in(mod->scale)}, push, grid, spec);
+  else
+    ctx.dispatch(kPackTiming, row_reduce_shader(ctx, "matmul_pack_rows"), {in(x), out(p.values), out(p.row_scale)},
+                 push, grid, spec);
   return p;
 }
 
@@ -297,7 +294,8 @@ std::vector<Tensor> modulated_matmul_many(Context& ctx, const Tensor& x, const T
             product_variant(ctx, kModulatedOp, wi).starts_with(kCoopmatNv);
   }
   std::optional<PackedInput> packed;
-  if (fused) packed = pack_modulated_input(ctx, x, shift, scale, eps);
+  const Modulation mod{shift, scale, eps};
+  if (fused) packed = pack_input(ctx, x, &mod);
   const Tensor input = fused ? x : layer_norm_modulate(ctx, x, shift, scale, eps);
   std::vector<Tensor> y;
   y.reserve(w.size());
