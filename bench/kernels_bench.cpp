@@ -51,7 +51,7 @@ struct Result {
 
 // Ops whose every variant is timed (the others run their automatic choice).
 bool times_every_variant(const std::string& op) {
-  return op == "matmul" || op == "modulated_matmul" || op == "attention" || op == "joint_attention" || op == "conv3d";
+  return op == "matmul" || op == "modulated_matmul" || op == "modulated_mlp" || op == "attention" || op == "joint_attention" || op == "conv3d";
 }
 
 double median(std::vector<double> v) {
@@ -176,6 +176,20 @@ std::vector<Case> make_cases(Backend& b, bool small, const CaseChoice& choice, s
       const MatmulArgs args[3];
       b.modulated_matmul_many(x, shift, scale, 1e-6f, w, args);
     };
+    cases.push_back(c);
+  }
+  for (int64_t M : choice.wants("modulated_mlp") ? token_counts : std::vector<int64_t>{}) {
+    // The image stream's gated feed-forward sub-block: modulated norm, up projection with GELU, down
+    // projection with the gated residual.
+    Tensor x = random_tensor(b, {M, dim}, rng), shift = random_tensor(b, {1, dim}, rng),
+           scale = random_tensor(b, {1, dim}, rng), gate = random_tensor(b, {dim}, rng);
+    const MlpWeights w{random_weight(b, {ffn, dim}, rng), random_tensor(b, {ffn}, rng),
+                       random_weight(b, {dim, ffn}, rng), random_tensor(b, {dim}, rng), Activation::GeluTanh};
+    Case c;
+    c.op = "modulated_mlp";
+    c.shape = std::to_string(M) + "x" + std::to_string(dim) + " ffn " + std::to_string(ffn);
+    c.flops = 2 * 2.0 * double(M) * double(dim) * double(ffn);
+    c.run = [&b, x, shift, scale, gate, w] { b.modulated_mlp(x, shift, scale, 1e-6f, w, gate); };
     cases.push_back(c);
   }
   for (int64_t M : choice.wants("attention") ? token_counts : std::vector<int64_t>{}) {

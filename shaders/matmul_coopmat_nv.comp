@@ -34,6 +34,19 @@ layout(std430, binding = 4) readonly buffer Gate { float gate[]; };
 layout(std430, binding = 5) writeonly buffer Y { float y[]; };
 layout(std430, binding = 5) writeonly buffer Y4 { vec4 y_quads[]; };
 layout(std430, binding = 6) readonly buffer RowScale { float row_scale[]; };
+#if defined(PACKED_OUTPUT)
+// modulated_mlp's up-projection (workgroup tile only): y is written as the down-projection's packed input,
+// fp16 rows [rows, N] (N a multiple of 8) times a power of two per row, hidden_scale(row), with the scale in
+// out_scale. The scale comes from a bound rather than the row's maximum (which spans every column tile):
+// |act(h)| ≤ max(|h|, 1) for GELU-tanh, SiLU and none, and |h| ≤ ‖x_row‖₂ · max_n ‖w[n, :]‖₂ + max |bias|
+// (Cauchy–Schwarz), with the input rows' norms from matmul_pack_rows.comp (WRITE_ROW_NORM) and the weight
+// statistics from matmul_weight_bound.comp. The fp16 values keep their relative precision (the bound is
+// looser than the maximum, but fp16's range holds 2^29 below its top).
+layout(std430, binding = 5) writeonly buffer YHalves { uvec2 y_half_quads[]; };
+layout(std430, binding = 7) readonly buffer RowNorm { float row_norm[]; };
+layout(std430, binding = 8) readonly buffer Bound { float weight_bound[]; };
+layout(std430, binding = 9) writeonly buffer OutScale { float out_scale[]; };
+#endif
 layout(push_constant) uniform Params {
   uint rows, n, k, rows_per_item, act, flags, bias_dtype;
   uint k_per_split;  // SPLIT_K: k columns per split, a multiple of BK
@@ -48,6 +61,7 @@ layout(constant_id = 2) const uint SPEC_BIAS_DTYPE = 0u;
 #define EPILOGUE_BIAS_DTYPE SPEC_BIAS_DTYPE
 #include "weights.glsl"
 #include "matmul_epilogue.glsl"
+#include "fp16_scaling.glsl"
 #if defined(WORKGROUP_SCOPE)
 #include "coopmat_workgroup_gemm_tile.glsl"
 #else
@@ -107,7 +121,26 @@ void gemm_store(uint row, uint col, float v) {
 
 float gemm_row_factor(uint row) { return row < p.rows ? inverse_power_of_two(row_scale[row]) : 0.0; }
 
-#if defined(SPLIT_K)
+#if defined(PACKED_OUTPUT)
+// The bound's factor for the fp16 rounding of the input, the fp32 accumulation's rounding (≤ K · 2^-24
+// relative) and the activation's |act(h)| ≤ max(|h|, 1): 2 leaves the scaled values below 2^14.
+const float HIDDEN_BOUND_MARGIN = 2.0;
+const float ACTIVATION_FLOOR = 1.0;
+
+float hidden_scale(uint row) {
+  float bound = HIDDEN_BOUND_MARGIN * (row_norm[row] * weight_bound[0] + weight_bound[1] + ACTIVATION_FLOOR);
+  return ldexp(1.0, fp16_scale_exponent(bound));
+}
+
+void gemm_store4(uint row, uint col, vec4 v) {
+  if (row >= p.rows || col >= p.n) return;  // N % 4 == 0: the 4 columns are all inside or all past the edge
+  float s = hidden_scale(row);
+  vec4 h = vec4(epilogue_value(row, col, v.x), epilogue_value(row, col + 1u, v.y), epilogue_value(row, col + 2u, v.z),
+                epilogue_value(row, col + 3u, v.w)) * s;
+  y_half_quads[(row * p.n + col) / 4u] = uvec2(packHalf2x16(h.xy), packHalf2x16(h.zw));
+  if (col == 0u) out_scale[row] = s;
+}
+#elif defined(SPLIT_K)
 // Split-K (workgroup tile only): workgroup g runs tile g mod tiles over k columns [s·k_per_split, (s+1)·k_per_split)
 // with s = g / tiles, and binding 5 holds the partial products [splits, rows, n] in fp32, already multiplied
 // by the rows' inverse scales; matmul_split_k_reduce.comp sums them and applies the epilogue.

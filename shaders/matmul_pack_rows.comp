@@ -11,7 +11,9 @@
 // With MODULATE (matmul_pack_rows_modulate, the modulated_matmul op) the packed row is layer_norm_modulate's
 // output instead of x: LN(x)·(1 + scale[b]) + shift[b] (biased variance, no affine, two passes over the
 // values as layer_norm_modulate.comp), row r of batch item r / rows_per_item, so the fp32 normalised
-// activations are never written; x is then read once (held) or four times.
+// activations are never written; x is then read once (held) or four times. With WRITE_ROW_NORM
+// (specialization constant 1) it also writes each packed row's L2 norm in fp32 (modulated_mlp: the bound
+// that sizes the hidden activations' fp16 scale, matmul_coopmat_nv.comp with PACKED_OUTPUT).
 #extension GL_EXT_control_flow_attributes : require
 #define WG 256
 #include "common.glsl"
@@ -25,6 +27,7 @@ layout(std430, binding = 2) writeonly buffer Scale { float row_scale[]; };
 #if defined(MODULATE)
 layout(std430, binding = 3) readonly buffer Shift { float shift[]; };        // [B, K]
 layout(std430, binding = 4) readonly buffer ModScale { float mod_scale[]; };  // [B, K]
+layout(std430, binding = 5) writeonly buffer RowNorm { float row_norm[]; };   // [rows], WRITE_ROW_NORM only
 layout(push_constant) uniform Params { uint rows; uint k; uint seg; float eps; uint rows_per_item; } p;
 #else
 layout(push_constant) uniform Params { uint rows; uint k; uint seg; } p;
@@ -33,6 +36,16 @@ const uint PACK_ALIGN = 8u;  // mirrors kPackAlign in vk_matmul.cpp: one 16-byte
 
 layout(constant_id = 0) const uint HELD_PAIRS = 0u;
 const uint HELD_SIZE = HELD_PAIRS > 0u ? HELD_PAIRS : 1u;  // an array of 0 elements is not allowed
+layout(constant_id = 1) const uint WRITE_ROW_NORM = 0u;
+
+// Writes the row's L2 norm from this thread's share of its sum of squares (every thread calls it: barriers).
+void store_row_norm(float sum_sq, uint row, uint lane, bool valid) {
+#if defined(MODULATE)
+  if (WRITE_ROW_NORM == 0u) return;
+  float total = segment_sum(sum_sq, p.seg);
+  if (valid && lane == 0u) row_norm[row] = sqrt(total);
+#endif
+}
 
 vec2 pair_at(uint row, uint c) {
   return vec2(c < p.k ? x[row * p.k + c] : 0.0, c + 1u < p.k ? x[row * p.k + c + 1u] : 0.0);
@@ -87,7 +100,12 @@ void main() {
     [[unroll]] for (uint i = 0u; i < HELD_PAIRS; ++i)
       held[i] = valid ? gemm_input_pair(held[i], row, lane + i * p.seg, mean, inv_std) : vec2(0.0);
 #endif
-    [[unroll]] for (uint i = 0u; i < HELD_PAIRS; ++i) m = max(m, max(abs(held[i].x), abs(held[i].y)));
+    float norm_sq = 0.0;
+    [[unroll]] for (uint i = 0u; i < HELD_PAIRS; ++i) {
+      m = max(m, max(abs(held[i].x), abs(held[i].y)));
+      norm_sq += dot(held[i], held[i]);
+    }
+    store_row_norm(norm_sq, row, lane, valid);
     m = segment_max(m, p.seg);  // every thread calls it (barriers)
     if (!valid) return;
     float s = ldexp(1.0, fp16_scale_exponent(m));
@@ -111,8 +129,14 @@ void main() {
     }
   inv_std = inversesqrt(segment_sum(sum_sq, p.seg) / float(p.k) + p.eps);
 #endif
+  float norm_sq = 0.0;
   if (valid)
-    for (uint j = lane; j < p.k; j += p.seg) m = max(m, abs(gemm_input(x[row * p.k + j], row, j, mean, inv_std)));
+    for (uint j = lane; j < p.k; j += p.seg) {
+      float v = gemm_input(x[row * p.k + j], row, j, mean, inv_std);
+      m = max(m, abs(v));
+      norm_sq += v * v;
+    }
+  store_row_norm(norm_sq, row, lane, valid);
   m = segment_max(m, p.seg);  // every thread calls it (barriers)
   if (!valid) return;
   float s = ldexp(1.0, fp16_scale_exponent(m));

@@ -55,6 +55,11 @@ qi_shader(NAME matmul_pack_rows_modulate SOURCE matmul_pack_rows.comp DEFINES MO
 # Split-K for small output grids on the workgroup-scope tile: the tiles write fp32 partial products, this sums
 # them and applies the epilogue.
 qi_shader(NAME matmul_split_k_reduce SOURCE matmul_split_k_reduce.comp)
+# modulated_mlp: the up-projection weights' largest row norm and bias, which size its fp16 hidden activations.
+foreach(w f32 f16 bf16)
+  string(TOUPPER ${w} W)
+  qi_shader(NAME matmul_weight_bound_${w} SOURCE matmul_weight_bound.comp DEFINES W_${W}=1)
+endforeach()
 set(QI_COOPMAT_CONFIGS
     "128x128x64 128 128 64 64 32 1 256"
     "256x128x32 256 128 32 64 64 1 256"
@@ -96,6 +101,10 @@ foreach(cfg ${QI_COOPMAT_WORKGROUP_CONFIGS})
     qi_shader(NAME matmul_coopmat_nv_${name}_${w}_k8_split_k SOURCE matmul_coopmat_nv.comp KHR_COOPMAT
               DEFINES W_${W}=1 WORKGROUP_SCOPE=1 BM=${bm}u BN=${bn}u BK=${bk}u SPLIT=${split}u
                       WG_THREADS=${threads} K_MULTIPLE_OF_8=1 SPLIT_K=1
+              REQUIRES GL_NV_cooperative_matrix)
+    qi_shader(NAME matmul_coopmat_nv_${name}_${w}_k8_packed_out SOURCE matmul_coopmat_nv.comp KHR_COOPMAT
+              DEFINES W_${W}=1 WORKGROUP_SCOPE=1 BM=${bm}u BN=${bn}u BK=${bk}u SPLIT=${split}u
+                      WG_THREADS=${threads} K_MULTIPLE_OF_8=1 PACKED_OUTPUT=1
               REQUIRES GL_NV_cooperative_matrix)
   endforeach()
 endforeach()

@@ -22,8 +22,9 @@ constexpr float kTimestepMaxPeriod = 10000.0f;
 // before one of the block's large matmuls, the image-stream GEMMs (N×3072 by 3072×3072 for q/k/v/out,
 // N×3072 by 3072×12288 and back for the MLP), so that a GPU can run it while the GEMM computes: two
 // weights before each projection (the image and text weights of that projection, 2×19 MB; the six of q, k
-// and v before their one matmul_many), three before each MLP matmul (an MLP weight of each stream and a
-// modulation weight, 2×75 + 113 MB). 4·2 + 2·3 = 14: every streamed weight, in the order below.
+// and v before their one modulated_matmul_many), three for each MLP matmul (an MLP weight of each stream and a
+// modulation weight, 2×75 + 113 MB; the six before the one modulated_mlp). 4·2 + 2·3 = 14: every streamed
+// weight, in the order below.
 constexpr int kCopiesBeforeProjection = 2, kCopiesBeforeMlp = 3;
 }  // namespace
 
@@ -42,13 +43,11 @@ Tensor Mmdit::apply(const Linear& l, const Tensor& x, MatmulArgs args, int copie
   return backend_.matmul(x, l.w, args);
 }
 
-Tensor Mmdit::apply_modulated(const Linear& l, const Tensor& x, const Tensor& shift, const Tensor& scale,
-                              MatmulArgs args, int copies) const {
+Tensor Mmdit::feed_forward(const Stream& s, const Tensor& x, const Tensor& shift, const Tensor& scale, const Tensor& gate,
+                           int copies) const {
   if (copies) blocks_.pump(copies);
-  args.bias = l.b;
-  const Tensor w[] = {l.w};
-  const MatmulArgs a[] = {args};
-  return backend_.modulated_matmul_many(x, shift, scale, config_.norm_eps, w, a).front();
+  const MlpWeights w{s.mlp_in.w, s.mlp_in.b, s.mlp_out.w, s.mlp_out.b, Activation::GeluTanh};
+  return backend_.modulated_mlp(x, shift, scale, config_.norm_eps, w, gate);
 }
 
 Mmdit::Mmdit(const TransformerConfig& config, const TensorStore& store, Backend& backend, const BlockOffload& offload)
@@ -161,18 +160,17 @@ Tensor Mmdit::forward(const Tensor& latents, float timestep, const Context& ctx,
     img = apply(b.img.out, o_img, {.residual = img, .gate = chunk(mod_img, kGate1).reshape({D})},
                 kCopiesBeforeProjection);
 
-    Tensor h = apply_modulated(b.img.mlp_in, img, chunk(mod_img, kShift2), chunk(mod_img, kScale2),
-                               {.act = Activation::GeluTanh}, kCopiesBeforeMlp);
-    img = apply(b.img.mlp_out, h, {.residual = img, .gate = chunk(mod_img, kGate2).reshape({D})}, kCopiesBeforeMlp);
+    // The copies recorded before each of the two MLP matmuls go before the one feed-forward call.
+    img = feed_forward(b.img, img, chunk(mod_img, kShift2), chunk(mod_img, kScale2), chunk(mod_img, kGate2).reshape({D}),
+                       2 * kCopiesBeforeMlp);
 
     // After the last block only the image stream is read (spec §3.5): its text-side tail is skipped unless
     // a sink wants to see it.
     if (!last || sink) {
       Tensor o_txt = o.first.reshape({L, D});
       txt = apply(b.txt.out, o_txt, {.residual = txt, .gate = chunk(mod_txt, kGate1).reshape({D})});
-      h = apply_modulated(b.txt.mlp_in, txt, chunk(mod_txt, kShift2), chunk(mod_txt, kScale2),
-                          {.act = Activation::GeluTanh});
-      txt = apply(b.txt.mlp_out, h, {.residual = txt, .gate = chunk(mod_txt, kGate2).reshape({D})});
+      txt = feed_forward(b.txt, txt, chunk(mod_txt, kShift2), chunk(mod_txt, kScale2),
+                         chunk(mod_txt, kGate2).reshape({D}));
     }
     emit(sink, prefix + ".block" + std::to_string(bi) + ".txt", txt);
     emit(sink, prefix + ".block" + std::to_string(bi) + ".img", img);

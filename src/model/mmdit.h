@@ -56,9 +56,10 @@ class Mmdit {
   static std::vector<Tensor*> streamed_weights(Block& b);
   // x·Wᵀ + b with the given epilogue, after recording `copies` queued weight-stream copies.
   Tensor apply(const Linear& l, const Tensor& x, MatmulArgs args = {}, int copies = 0) const;
-  // The same of layer_norm_modulate(x, shift, scale) (Backend::modulated_matmul_many).
-  Tensor apply_modulated(const Linear& l, const Tensor& x, const Tensor& shift, const Tensor& scale, MatmulArgs args,
-                         int copies = 0) const;
+  // A stream's gated feed-forward sub-block on its residual stream x (Backend::modulated_mlp), after
+  // recording `copies` queued weight-stream copies.
+  Tensor feed_forward(const Stream& s, const Tensor& x, const Tensor& shift, const Tensor& scale, const Tensor& gate,
+                      int copies = 0) const;
 
   // Runs one stream's half of a block up to the attention inputs, from its residual stream x and the
   // attention's modulation.

@@ -26,6 +26,14 @@ std::vector<Tensor> Backend::modulated_matmul_many(const Tensor& x, const Tensor
   return matmul_many(layer_norm_modulate(x, shift, scale, eps), w, args);
 }
 
+Tensor Backend::modulated_mlp(const Tensor& x, const Tensor& shift, const Tensor& scale, float eps, const MlpWeights& w,
+                              const Tensor& gate) {
+  const Tensor up[] = {w.up};
+  const MatmulArgs up_args[] = {{.bias = w.up_bias, .act = w.act}};
+  const Tensor h = modulated_matmul_many(x, shift, scale, eps, up, up_args).front();
+  return matmul(h, w.down, {.bias = w.down_bias, .residual = x, .gate = gate});
+}
+
 AttentionSplit Backend::joint_attention(const AttentionOperands& first, const AttentionOperands& second,
                                         const AttentionArgs& args) {
   const Tensor o = attention(concat(first.q, second.q, 1), concat(first.k, second.k, 1),
@@ -66,7 +74,7 @@ std::vector<float> Backend::to_host_f32(const Tensor& t) {
 
 const std::vector<std::string>& all_op_names() {
   static const std::vector<std::string> names = {
-      "matmul", "modulated_matmul", "attention", "joint_attention", "rms_norm", "layer_norm_modulate", "channel_rms_norm", "rope", "rms_norm_rope",
+      "matmul", "modulated_matmul", "modulated_mlp", "attention", "joint_attention", "rms_norm", "layer_norm_modulate", "channel_rms_norm", "rope", "rms_norm_rope",
       "conv3d", "upsample_nearest2x", "unary", "binary", "scale", "concat", "slice", "transpose", "pack_patches",
       "unpack_patches", "timestep_embedding", "to_rgb8", "guided_euler_step"};
   return names;

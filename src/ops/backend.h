@@ -46,6 +46,13 @@ struct AttentionArgs {
 struct AttentionOperands {
   Tensor q, k, v;
 };
+// The MMDiT's feed-forward layers of one stream (Backend::modulated_mlp): up [F, C], down [C, F], biases
+// optional, and the activation between them.
+struct MlpWeights {
+  Tensor up, up_bias, down, down_bias;
+  Activation act = Activation::GeluTanh;
+};
+
 // The two parts of a joint attention's output (see Backend::joint_attention).
 struct AttentionSplit {
   Tensor first, second;
@@ -148,6 +155,13 @@ class Backend {
   virtual std::vector<Tensor> modulated_matmul_many(const Tensor& x, const Tensor& shift, const Tensor& scale,
                                                     float eps, std::span<const Tensor> w,
                                                     std::span<const MatmulArgs> args);
+  // The MMDiT's gated feed-forward sub-block of one stream (spec §3.5):
+  //   y = x + gate ⊙ (act(layer_norm_modulate(x, shift, scale, eps)·upᵀ + up_bias)·downᵀ + down_bias)
+  // (gate as matmul's; undefined: y = x + ...). A backend may keep the hidden activations in its own format
+  // (the Vulkan tensor-core kernels write them as the down projection's scaled fp16 input); the default
+  // composes modulated_matmul_many and matmul (the reference).
+  virtual Tensor modulated_mlp(const Tensor& x, const Tensor& shift, const Tensor& scale, float eps,
+                               const MlpWeights& w, const Tensor& gate);
   // q [B, Sq, Hq, D], k/v [B, Sk, Hkv, D] (Hq % Hkv == 0; query head j uses kv head j / (Hq/Hkv))
   // -> [B, Sq, Hq, D]. softmax(scale·Q·Kᵀ + mask)·V with fp32 statistics, never the full score matrix.
   virtual Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionArgs& args) = 0;

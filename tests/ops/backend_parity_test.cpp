@@ -193,6 +193,52 @@ std::vector<ParityCase> modulated_matmul_cases() {
   };
 }
 
+// modulated_mlp: x + gate ⊙ (act(LN-modulate(x)·upᵀ + b)·downᵀ + b). magnitude scales x and shift as above.
+struct ModulatedMlpSpec {
+  Shape x, mod;
+  int64_t hidden;
+  DType wdtype;
+  bool bias = true;
+  Gate gate = Gate::None;
+  float magnitude = 1.0f;
+  Activation act = Activation::GeluTanh;
+};
+
+ParityCase modulated_mlp_case(const ModulatedMlpSpec& s) {
+  std::string name = dims("x", s.x) + dims("_mod", s.mod) + "_F" + std::to_string(s.hidden) + "_" +
+                     std::string(dtype_name(s.wdtype));
+  if (!s.bias) name += "_nobias";
+  if (s.act == Activation::Silu) name += "_silu";
+  if (s.gate != Gate::None) name += s.gate == Gate::Flat ? "_gate[N]" : "_gate[B,N]";
+  if (s.magnitude != 1.0f) name += "_x1e7";
+  return {name, weight_tolerance(s.wdtype), [s](Rng& rng) -> CaseRun {
+            const int64_t c = s.x.back(), items = s.x.size() >= 3 ? s.x[0] : 1;
+            HostTensor xs = random_tensor(rng, s.x, s.magnitude);
+            for (float& v : xs.values) v += 3.0f * s.magnitude;  // a mean far from zero
+            auto x = shared(std::move(xs));
+            auto shift = shared(random_tensor(rng, s.mod, s.magnitude)), scale = shared(random_tensor(rng, s.mod));
+            auto up = shared(random_weight(rng, {s.hidden, c}, s.wdtype)), up_b = shared(random_weight(rng, {s.hidden}, s.wdtype));
+            auto down = shared(random_weight(rng, {c, s.hidden}, s.wdtype)), down_b = shared(random_weight(rng, {c}, s.wdtype));
+            auto gate = shared(random_tensor(rng, s.gate == Gate::PerItem ? Shape{items, c} : Shape{c}));
+            return [=](Backend& be) {
+              MlpWeights w{upload_as_weight(be, *up), s.bias ? upload_as_weight(be, *up_b) : Tensor(),
+                           upload_as_weight(be, *down), s.bias ? upload_as_weight(be, *down_b) : Tensor(), s.act};
+              return be.modulated_mlp(upload(be, *x), upload(be, *shift), upload(be, *scale), 1e-6f, w,
+                                      s.gate == Gate::None ? Tensor() : upload(be, *gate));
+            };
+          }};
+}
+
+std::vector<ParityCase> modulated_mlp_cases() {
+  return {
+      modulated_mlp_case({{2, 17, 96}, {2, 96}, 256, DType::F16, true, Gate::PerItem}),
+      modulated_mlp_case({{40, 200}, {200}, 136, DType::BF16, true, Gate::Flat, kHuge}),  // hidden not a tile multiple
+      modulated_mlp_case({{33, 64}, {1, 64}, 100, DType::BF16, false, Gate::None, 1.0f, Activation::Silu}),  // F % 8 ≠ 0
+      modulated_mlp_case({{64, 512}, {1, 512}, 2048, DType::F16, true, Gate::Flat, kHuge}),  // deep K (split-K down)
+      modulated_mlp_case({{1, 3, 64}, {1, 64}, 128, DType::BF16}),                         // few rows (gemv)
+  };
+}
+
 std::vector<ParityCase> matmul_cases() {
   using A = Activation;
   return {
@@ -615,6 +661,7 @@ const std::map<std::string, std::vector<ParityCase>>& parity_cases() {
   static const std::map<std::string, std::vector<ParityCase>> table = {
       {"matmul", matmul_cases()},
       {"modulated_matmul", modulated_matmul_cases()},
+      {"modulated_mlp", modulated_mlp_cases()},
       {"attention", attention_cases()},
       {"joint_attention", joint_attention_cases()},
       {"rms_norm",
@@ -738,7 +785,7 @@ TEST(BackendParityTable, CoversEveryOpWithSeveralCasesAndHugeActivations) {
     EXPECT_GE(it->second.size(), 3u) << op;
   }
   EXPECT_EQ(parity_cases().size(), all_op_names().size()) << "cases for an op the interface does not have";
-  for (const char* op : {"matmul", "modulated_matmul", "attention", "joint_attention", "conv3d", "rms_norm_rope"}) {
+  for (const char* op : {"matmul", "modulated_matmul", "modulated_mlp", "attention", "joint_attention", "conv3d", "rms_norm_rope"}) {
     bool huge = false;
     for (const ParityCase& c : parity_cases().at(op)) huge |= c.name.find("1e7") != std::string::npos;
     EXPECT_TRUE(huge) << op << " needs a 1e7-magnitude activation case";

@@ -125,7 +125,8 @@ TEST_F(Fp16Packing, AttentionPackOfATwoPartSequenceEqualsTheJoinedOne) {
 
 // matmul_pack_rows_modulate (modulated_matmul's fused pass) packs what layer_norm_modulate writes: rows of
 // every magnitude, two batch items whose shifts differ by seven orders of magnitude (the packed rows reach
-// 2e7), and rows of K held in registers or read four times.
+// 2e7), and rows of K held in registers or read four times; with each packed row's L2 norm (WRITE_ROW_NORM,
+// modulated_mlp's bound).
 TEST_F(Fp16Packing, ModulatedPackEqualsLayerNormModulateThenPack) {
   auto ctx = vk::Context::create(test_vulkan_options(), nullptr);
   constexpr int64_t kItems = 2, kRowsPerItem = 3, kPackAlign = 8, kHeldPairsMax = 32;  // as vk_matmul.cpp
@@ -153,26 +154,33 @@ TEST_F(Fp16Packing, ModulatedPackEqualsLayerNormModulateThenPack) {
     std::vector<float> want(x.size());
     ctx->download(vk::layer_norm_modulate(*ctx, xt, st, ct, 1e-6f), want.data());
 
-    Tensor packed = ctx->alloc({rows, kp}, DType::F16), row_scale = ctx->alloc({rows}, DType::F32);
+    Tensor packed = ctx->alloc({rows, kp}, DType::F16), row_scale = ctx->alloc({rows}, DType::F32),
+           row_norm = ctx->alloc({rows}, DType::F32);
     const uint32_t seg = vk::threads_per_row(k);
     struct {
       uint32_t rows, k, seg;
       float eps;
       uint32_t rows_per_item;
     } push{uint32_t(rows), uint32_t(k), seg, 1e-6f, uint32_t(kRowsPerItem)};
-    const std::array<uint32_t, 1> spec{vk::held_per_thread((kp + 1) / 2, seg, kHeldPairsMax)};
+    const std::array<uint32_t, 2> spec{vk::held_per_thread((kp + 1) / 2, seg, kHeldPairsMax), 1u};
     EXPECT_EQ(spec[0] == 0, k > 2 * kHeldPairsMax * seg);
     ctx->dispatch("test", vk::row_reduce_shader(*ctx, "matmul_pack_rows_modulate"),
-                  {vk::in(xt), vk::out(packed), vk::out(row_scale), vk::in(st), vk::in(ct)}, push,
+                  {vk::in(xt), vk::out(packed), vk::out(row_scale), vk::in(st), vk::in(ct), vk::out(row_norm)}, push,
                   vk::linear_grid(vk::ceil_div(rows, vk::kRowReduceWorkgroup / seg)), spec);
     std::vector<uint16_t> halves(size_t(rows * kp));
-    std::vector<float> scales(rows);
+    std::vector<float> scales(rows), norms(rows);
     ctx->download(packed, halves.data());
     ctx->download(row_scale, scales.data());
+    ctx->download(row_norm, norms.data());
     for (int64_t r = 0; r < rows; ++r) {
       ASSERT_TRUE(is_power_of_two(scales[r])) << "row " << r << ": " << scales[r];
       float row_max = 0;
-      for (int64_t c = 0; c < k; ++c) row_max = std::max(row_max, std::abs(want[r * k + c]));
+      double norm_sq = 0;
+      for (int64_t c = 0; c < k; ++c) {
+        row_max = std::max(row_max, std::abs(want[r * k + c]));
+        norm_sq += double(want[r * k + c]) * want[r * k + c];
+      }
+      EXPECT_NEAR(norms[r], std::sqrt(norm_sq), 1e-5 * std::sqrt(norm_sq) + 1e-30) << "row " << r;
       for (int64_t c = 0; c < kp; ++c) {
         const float h = f16_to_f32(halves[r * kp + c]);
         ASSERT_TRUE(std::isfinite(h)) << "row " << r << " col " << c;
@@ -188,6 +196,49 @@ TEST_F(Fp16Packing, ModulatedPackEqualsLayerNormModulateThenPack) {
       }
     }
   }
+}
+
+// matmul_weight_bound (modulated_mlp's weight statistics): the largest row L2 norm and the largest |bias| of
+// weights in each format, with K a multiple of the 16-byte load and not.
+TEST_F(Fp16Packing, WeightBoundIsTheLargestRowNormAndBias) {
+  auto ctx = vk::Context::create(test_vulkan_options(), nullptr);
+  constexpr int64_t kWeightRows = 37;
+  for (const DType dt : {DType::F32, DType::F16, DType::BF16})
+    for (const int64_t k : {int64_t(64), int64_t(100)}) {
+      SCOPED_TRACE(std::string(dtype_name(dt)) + " K = " + std::to_string(k));
+      std::mt19937_64 rng(5);
+      std::vector<float> w = random_floats(rng, kWeightRows * k, 0.5f), bias = random_floats(rng, kWeightRows, 3.0f);
+      w[7 * k + 3] = 40.0f;  // one row clearly the largest
+      Tensor wt = ctx->alloc({kWeightRows, k}, dt), bt = ctx->alloc({kWeightRows}, DType::F32);
+      std::vector<uint16_t> halves(w.size());
+      for (size_t i = 0; i < w.size(); ++i) {
+        halves[i] = dt == DType::F16 ? f32_to_f16(w[i]) : f32_to_bf16(w[i]);
+        w[i] = dt == DType::F16 ? f16_to_f32(halves[i]) : dt == DType::BF16 ? bf16_to_f32(halves[i]) : w[i];
+      }
+      if (dt == DType::F32)
+        ctx->upload(wt, w.data(), w.size() * sizeof(float));
+      else
+        ctx->upload(wt, halves.data(), halves.size() * sizeof(uint16_t));
+      ctx->upload(bt, bias.data(), bias.size() * sizeof(float));
+      Tensor bound = ctx->alloc({2}, DType::F32);
+      ctx->fill(bound, 0u, "test");
+      struct {
+        uint32_t n, k, has_bias, bias_dtype;
+      } push{uint32_t(kWeightRows), uint32_t(k), 1u, vk::shader_dtype(DType::F32)};
+      ctx->dispatch("test", std::string("matmul_weight_bound_") + vk::weight_suffix(dt),
+                    {vk::in(wt), vk::in(bt), vk::inout(bound)}, push, vk::linear_grid(vk::ceil_div(kWeightRows, 8)));
+      float got[2];
+      ctx->download(bound, got);
+      double want_norm = 0, want_bias = 0;
+      for (int64_t r = 0; r < kWeightRows; ++r) {
+        double sq = 0;
+        for (int64_t c = 0; c < k; ++c) sq += double(w[r * k + c]) * w[r * k + c];
+        want_norm = std::max(want_norm, std::sqrt(sq));
+        want_bias = std::max(want_bias, double(std::abs(bias[r])));
+      }
+      EXPECT_NEAR(got[0], want_norm, 1e-5 * want_norm);
+      EXPECT_EQ(got[1], float(want_bias));
+    }
 }
 
 }  // namespace

@@ -118,6 +118,42 @@ TEST_F(VulkanRuntime, ChainThroughRecycledBuffersIsCorrect) {
   }
 }
 
+// Context::derived (modulated_mlp's cached weight bound) hits while its sources keep their contents and
+// misses after any write to one: an upload, a dispatch writing it, a fill (copy_into marks it too); undefined sources
+// take part as such.
+TEST_F(VulkanRuntime, DerivedDataFollowsEveryWriteToItsSources) {
+  auto ctx = vk::Context::create(test_vulkan_options(), nullptr);
+  const std::vector<float> v(64, 1.0f);
+  Tensor a = ctx->alloc({64}, DType::F32), b = ctx->alloc({64}, DType::F32);
+  ctx->upload(a, v.data(), v.size() * sizeof(float));
+  ctx->upload(b, v.data(), v.size() * sizeof(float));
+  const Tensor sources[] = {a, Tensor()};
+  Tensor value = ctx->alloc({2}, DType::F32);
+  ctx->set_derived("test", sources, value);
+  ASSERT_NE(ctx->derived("test", sources), nullptr);
+  EXPECT_EQ(ctx->derived("other", sources), nullptr);
+  const Tensor with_b[] = {a, b};
+  EXPECT_EQ(ctx->derived("test", with_b), nullptr);
+  auto expect_miss_after = [&](const char* what, auto&& write) {
+    ctx->set_derived("test", sources, value);
+    ASSERT_NE(ctx->derived("test", sources), nullptr) << what;
+    write();
+    EXPECT_EQ(ctx->derived("test", sources), nullptr) << what;
+  };
+  expect_miss_after("upload", [&] { ctx->upload(a, v.data(), v.size() * sizeof(float)); });
+  expect_miss_after("fill", [&] { ctx->fill(a, 0u, "test"); });
+  struct {
+    uint32_t n;
+    float alpha, beta;
+  } push{64, 1.0f, 0.0f};
+  expect_miss_after("dispatch", [&] { ctx->dispatch("test", "scale", {vk::in(b), vk::out(a)}, push, vk::Grid{1, 1, 1}); });
+  ctx->set_derived("test", sources, value);
+  ctx->dispatch("test", "scale", {vk::in(a), vk::out(b)}, push, vk::Grid{1, 1, 1});  // reads a only
+  EXPECT_NE(ctx->derived("test", sources), nullptr);
+  ctx->clear_derived();  // the cached tensors hold the context
+  EXPECT_EQ(ctx->derived("test", sources), nullptr);
+}
+
 // An upload into memory whose previous owner is still read by recorded work must not overwrite it early.
 TEST_F(VulkanRuntime, UploadIntoRecycledRangeWaitsForPendingReads) {
   auto be = make_vulkan_backend(test_vulkan_options());

@@ -1,5 +1,7 @@
 #include "backend/vulkan/vk_context.h"
 
+#include <atomic>
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -29,8 +31,16 @@ Grid linear_grid(uint64_t groups) {
   return Grid{kMaxGridDim, uint32_t(rows), 1};
 }
 
+namespace {
+std::atomic<uint64_t> next_contents_version{1};  // 0: an undefined tensor (Context::derived)
+// Derived tensors kept at most; past it the cache starts afresh (streamed weights give new versions per copy).
+constexpr size_t kMaxDerived = 1024;
+}  // namespace
+
 VulkanStorage::VulkanStorage(std::shared_ptr<Context> ctx, Allocation allocation, size_t bytes, Backend* owner)
-    : ctx_(std::move(ctx)), allocation_(allocation), bytes_(bytes), owner_(owner) {}
+    : ctx_(std::move(ctx)), allocation_(allocation), version_(next_contents_version++), bytes_(bytes), owner_(owner) {}
+
+void VulkanStorage::mark_written() const { version_ = next_contents_version++; }
 
 VulkanStorage::~VulkanStorage() { ctx_->allocator().free(allocation_, ctx_->stream().recording_serial()); }
 
@@ -114,6 +124,24 @@ const VulkanStorage& Context::storage(const Tensor& t, std::string_view op, std:
   return *s;
 }
 
+namespace {
+std::vector<uint64_t> contents_versions(const Context& ctx, std::span<const Tensor> sources) {
+  std::vector<uint64_t> v;
+  for (const Tensor& t : sources) v.push_back(t.defined() ? ctx.storage(t, "derived", "source").contents_version() : 0);
+  return v;
+}
+}  // namespace
+
+const Tensor* Context::derived(std::string_view kind, std::span<const Tensor> sources) const {
+  auto it = derived_.find({std::string(kind), contents_versions(*this, sources)});
+  return it == derived_.end() ? nullptr : &it->second;
+}
+
+void Context::set_derived(std::string_view kind, std::span<const Tensor> sources, Tensor value) {
+  if (derived_.size() >= kMaxDerived) derived_.clear();
+  derived_[{std::string(kind), contents_versions(*this, sources)}] = std::move(value);
+}
+
 BufferRange Context::range(const Tensor* t, std::string_view op) const {
   if (!t || !t->defined()) return BufferRange{dummy_.buffer(), dummy_.offset, kDummyBytes};
   const Allocation& a = storage(*t, op, "argument").allocation();
@@ -122,6 +150,7 @@ BufferRange Context::range(const Tensor* t, std::string_view op) const {
 
 void Context::fill(const Tensor& t, uint32_t word, std::string_view op) {
   BufferRange r = range(&t, op);
+  if (t.defined()) storage(t, op, "argument").mark_written();
   VkCommandBuffer cb = stream_->begin_command({}, {&r, 1}, op);
   vkCmdFillBuffer(cb, r.buffer, r.offset, r.size, word);
   stream_->end_command();
@@ -129,8 +158,10 @@ void Context::fill(const Tensor& t, uint32_t word, std::string_view op) {
 
 void Context::upload(const Tensor& dst, const void* src, size_t bytes) {
   if (bytes == 0) return;
-  const Allocation& a = storage(dst, "upload", "destination").allocation();
+  const VulkanStorage& written = storage(dst, "upload", "destination");
+  const Allocation& a = written.allocation();
   if (bytes > dst.bytes()) throw std::logic_error("vulkan upload larger than its tensor");
+  written.mark_written();
   // Zero-copy: write through the mapping unless the range's previous owner may still be in use on the GPU.
   if (a.mapped() && stream_->completed_serial() >= a.reuse_serial) {
     std::memcpy(a.mapped(), src, bytes);
@@ -189,7 +220,10 @@ void Context::dispatch(std::string_view op, std::string_view shader, std::initia
   for (const Arg& arg : args) {
     BufferRange r = range(arg.tensor, op);
     if (arg.access != Access::Write) reads[nr++] = r;
-    if (arg.access != Access::Read) writes[nw++] = r;
+    if (arg.access != Access::Read) {
+      writes[nw++] = r;
+      if (arg.tensor && arg.tensor->defined()) storage(*arg.tensor, op, "argument").mark_written();
+    }
     infos[i] = VkDescriptorBufferInfo{r.buffer, r.offset, r.size};
     sets[i] = VkWriteDescriptorSet{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
     sets[i].dstBinding = uint32_t(i);

@@ -26,6 +26,9 @@
 // Grids: linear_grid(g) splits g workgroups into x <= 65535 columns and y rows; the shader rebuilds the
 // linear index with linear_group_id() and must bounds-check it.
 #pragma once
+#include <map>
+#include <span>
+#include <vector>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -56,10 +59,15 @@ class VulkanStorage final : public Storage {
   size_t bytes() const override { return bytes_; }
   Backend* backend() const override { return owner_; }
   const Allocation& allocation() const { return allocation_; }
+  // A number that changes whenever the contents may change (every recorded or host write: Context marks
+  // them), unique across storages: what data derived from the contents is keyed by (Context::derived).
+  uint64_t contents_version() const { return version_; }
+  void mark_written() const;
 
  private:
   std::shared_ptr<Context> ctx_;
   Allocation allocation_;
+  mutable uint64_t version_;
   size_t bytes_;
   Backend* owner_;
 };
@@ -124,6 +132,14 @@ class Context {
   // Fills a tensor's memory with a 32-bit pattern (recorded in order).
   void fill(const Tensor& t, uint32_t word, std::string_view op);
 
+  // ---- data derived from tensors' contents ----------------------------------------------------------------
+  // Small tensors computed from others (modulated_mlp's weight bound), reused while every source keeps its
+  // contents: keyed by a kind and the sources' contents versions (undefined sources count as version 0).
+  // The cache holds Tensors, which hold the context: the backend clears it before letting go of the context.
+  const Tensor* derived(std::string_view kind, std::span<const Tensor> sources) const;
+  void set_derived(std::string_view kind, std::span<const Tensor> sources, Tensor value);
+  void clear_derived() { derived_.clear(); }
+
   // ---- access to the parts ----------------------------------------------------------------------------
   const DeviceCaps& caps() const { return device_->caps(); }
   CommandStream& stream() { return *stream_; }
@@ -152,6 +168,7 @@ class Context {
   std::optional<AccumulatorLayout> accumulator_layout_;
   bool poison_ = false;
   uint64_t staged_since_wait_ = 0;  // staging bytes uploaded since the last full wait
+  std::map<std::pair<std::string, std::vector<uint64_t>>, Tensor> derived_;
 };
 
 }  // namespace qi::vk

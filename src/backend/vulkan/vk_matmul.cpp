@@ -21,6 +21,12 @@ constexpr std::string_view kOp = "matmul";
 // modulated_matmul (layer_norm_modulate then matmul_many) runs the same kernels; its variant is selected apart
 // (the same list), so that the parity harness runs each for it too.
 constexpr std::string_view kModulatedOp = "modulated_matmul";
+// modulated_mlp likewise (its products run matmul's kernels under its own selection).
+constexpr std::string_view kMlpOp = "modulated_mlp";
+// modulated_mlp's pass over the up-projection weights (matmul_weight_bound.comp), timed apart.
+constexpr std::string_view kWeightBoundTiming = "matmul_weight_bound";
+constexpr int64_t kWeightBoundValues = 2;  // max row norm, max |bias| (matmul_weight_bound.comp)
+constexpr int64_t kWeightBoundRows = 8;    // weight rows per workgroup (ROWS there)
 // The fused normalise-modulate-pack pass of modulated_matmul, timed apart (op_timings).
 constexpr std::string_view kModulatedPackTiming = "layer_norm_modulate_pack";
 // The activation-packing pass of the tensor-core variants, timed apart from the GEMM (op_timings).
@@ -206,7 +212,7 @@ struct Modulation {
 
 // Packs x, or with `mod` its LN-modulated rows (matmul_pack_rows.comp with MODULATE: the normalised input of
 // modulated_matmul is never written in fp32).
-PackedInput pack_input(Context& ctx, const Tensor& x, const Modulation* mod = nullptr) {
+PackedInput pack_input(Context& ctx, const Tensor& x, const Modulation* mod = nullptr, const Tensor& row_norm = {}) {
   const int64_t items = mod ? modulation_items(ctx, kModulatedOp, x, mod->shift, mod->scale) : 1;
   const int64_t rows = x.rows(), k = x.dim(-1);
   const int64_t packed_k = ceil_div(k, kPackAlign) * kPackAlign;
@@ -218,14 +224,18 @@ PackedInput pack_input(Context& ctx, const Tensor& x, const Modulation* mod = nu
     uint32_t rows_per_item;  // MODULATE only
   } push{uint32_t(rows), uint32_t(k), seg, mod ? mod->eps : 0.0f, uint32_t(rows / items)};
   // Value pairs each thread holds (HELD_PAIRS in matmul_pack_rows.comp), or 0: each row read more than once.
-  const std::array<uint32_t, 1> spec{held_per_thread(ceil_div(packed_k, 2), seg, kPackHeldPairsMax)};
+  // and (MODULATE) whether each row's L2 norm goes to row_norm (WRITE_ROW_NORM).
+  const std::array<uint32_t, 2> spec{held_per_thread(ceil_div(packed_k, 2), seg, kPackHeldPairsMax),
+                                     row_norm.defined() ? 1u : 0u};
   const Grid grid = linear_grid(ceil_div(rows, kRowReduceWorkgroup / seg));
   if (mod)
     ctx.dispatch(kModulatedPackTiming, row_reduce_shader(ctx, "matmul_pack_rows_modulate"),
-                 {in(x), out(p.values), out(p.row_scale), in(mod->shift), in(mod->scale)}, push, grid, spec);
+                 {in(x), out(p.values), out(p.row_scale), in(mod->shift), in(mod->scale),
+                  row_norm.defined() ? out(row_norm) : in(row_norm)},
+                 push, grid, spec);
   else
     ctx.dispatch(kPackTiming, row_reduce_shader(ctx, "matmul_pack_rows"), {in(x), out(p.values), out(p.row_scale)},
-                 push, grid, spec);
+                 push, grid, std::span<const uint32_t>(spec).first(1));
   return p;
 }
 
@@ -235,6 +245,21 @@ bool gemv_product(const Tensor& x, const Tensor& w) { return x.rows() <= kGemvMa
 std::string product_variant(const Context& ctx, std::string_view variant_op, const Tensor& w) {
   return w.dtype() == DType::F32 ? std::string(kScalar) : ctx.variants().selected(variant_op);
 }
+
+// A checked product: its output's shape and sizes, and the push block every kernel family reads.
+struct ProductPlan {
+  Shape ys;
+  int64_t rows, n, k;
+  Push push;
+};
+ProductPlan plan_product(const Context& ctx, const Shape& x_shape, const Tensor& w, const MatmulArgs& args);
+// The workgroup-scope tile `variant` (selected for variant_op) runs for K, if any; `automatic` says whether
+// it is the automatic choice (which may split K) rather than a forced one.
+const WorkgroupConfig* workgroup_tile(const Context& ctx, std::string_view variant_op, const std::string& variant,
+                                      int64_t k, bool& automatic);
+// x (packed) · wᵀ on the tensor cores under `variant` (a coopmat_nv one) selected for `variant_op`.
+Tensor tensor_core_product(Context& ctx, std::string_view variant_op, const std::string& variant,
+                           const ProductPlan& plan, const Tensor& w, const MatmulArgs& args, const PackedInput& packed);
 
 // One product under the variant selected for `variant_op` (matmul or modulated_matmul); `packed` holds x's
 // packing once a tensor-core kernel has needed it (empty at first).
@@ -257,6 +282,7 @@ void register_matmul_variants(Context& ctx) {
   usable.push_back(kScalar);
   ctx.variants().add(std::string(kOp), usable);
   ctx.variants().add(std::string(kModulatedOp), usable);
+  ctx.variants().add(std::string(kMlpOp), usable);
 }
 
 DType bf16_weight_storage(const Context& ctx) {
@@ -280,8 +306,13 @@ std::vector<Tensor> matmul_many(Context& ctx, const Tensor& x, std::span<const T
   return y;
 }
 
-std::vector<Tensor> modulated_matmul_many(Context& ctx, const Tensor& x, const Tensor& shift, const Tensor& scale,
-                                          float eps, std::span<const Tensor> w, std::span<const MatmulArgs> args) {
+namespace {
+
+// modulated_matmul under the variant selected for `variant_op` (modulated_matmul, or modulated_mlp's up
+// projection where it does not run fused).
+std::vector<Tensor> modulated_products(Context& ctx, std::string_view variant_op, const Tensor& x, const Tensor& shift,
+                                       const Tensor& scale, float eps, std::span<const Tensor> w,
+                                       std::span<const MatmulArgs> args) {
   if (w.size() != args.size())
     fail(kModulatedOp, std::to_string(w.size()) + " weights but " + std::to_string(args.size()) + " argument sets");
   // The fused pass where every product runs on the tensor cores, which read only the packed input;
@@ -290,8 +321,7 @@ std::vector<Tensor> modulated_matmul_many(Context& ctx, const Tensor& x, const T
   for (const Tensor& wi : w) {
     check_float(ctx, kModulatedOp, "w", wi);
     check_rank(kModulatedOp, "w", wi, 2);
-    fused = fused && !gemv_product(x, wi) &&
-            product_variant(ctx, kModulatedOp, wi).starts_with(kCoopmatNv);
+    fused = fused && !gemv_product(x, wi) && product_variant(ctx, variant_op, wi).starts_with(kCoopmatNv);
   }
   std::optional<PackedInput> packed;
   const Modulation mod{shift, scale, eps};
@@ -299,24 +329,88 @@ std::vector<Tensor> modulated_matmul_many(Context& ctx, const Tensor& x, const T
   const Tensor input = fused ? x : layer_norm_modulate(ctx, x, shift, scale, eps);
   std::vector<Tensor> y;
   y.reserve(w.size());
-  for (size_t i = 0; i < w.size(); ++i) y.push_back(matmul_one(ctx, kModulatedOp, input, w[i], args[i], packed));
+  for (size_t i = 0; i < w.size(); ++i) y.push_back(matmul_one(ctx, variant_op, input, w[i], args[i], packed));
   return y;
+}
+
+}  // namespace
+
+std::vector<Tensor> modulated_matmul_many(Context& ctx, const Tensor& x, const Tensor& shift, const Tensor& scale,
+                                          float eps, std::span<const Tensor> w, std::span<const MatmulArgs> args) {
+  return modulated_products(ctx, kModulatedOp, x, shift, scale, eps, w, args);
+}
+
+Tensor modulated_mlp(Context& ctx, const Tensor& x, const Tensor& shift, const Tensor& scale, float eps,
+                     const MlpWeights& w, const Tensor& gate) {
+  check_float(ctx, kMlpOp, "up", w.up);
+  check_rank(kMlpOp, "up", w.up, 2);
+  check_float(ctx, kMlpOp, "down", w.down);
+  check_rank(kMlpOp, "down", w.down, 2);
+  const MatmulArgs up_args{.bias = w.up_bias, .act = w.act};
+  const MatmulArgs down_args{.bias = w.down_bias, .residual = x, .gate = gate};
+  // Fused where the up projection runs the workgroup-scope tile and the hidden rows are whole packed rows:
+  // its epilogue writes the hidden activations as the down projection's scaled fp16 input (PACKED_OUTPUT in
+  // matmul_coopmat_nv.comp), so they are never written in fp32 nor packed again.
+  const std::string variant = product_variant(ctx, kMlpOp, w.up);
+  bool automatic = false;
+  const WorkgroupConfig* tile =
+      variant.starts_with(kCoopmatNv) ? workgroup_tile(ctx, kMlpOp, variant, w.up.dim(1), automatic) : nullptr;
+  const std::string up_shader =
+      tile ? "matmul_" + coopmat_variant(*tile) + "_" + weight_suffix(w.up.dtype()) + "_k8_packed_out" : "";
+  const int64_t f = w.up.dim(0);
+  const bool fused = tile && x.numel() > 0 && !gemv_product(x, w.up) && w.down.dtype() != DType::F32 &&
+                     f % kPackAlign == 0 && PipelineRegistry::has_shader(up_shader);
+  if (!fused) {
+    const Tensor up[] = {w.up};
+    const MatmulArgs up_list[] = {up_args};
+    const Tensor h = modulated_products(ctx, kMlpOp, x, shift, scale, eps, up, up_list).front();
+    std::optional<PackedInput> none;
+    return matmul_one(ctx, kMlpOp, h, w.down, down_args, none);
+  }
+  // Every check before any work.
+  check_f32(ctx, kMlpOp, "x", x);
+  const ProductPlan up_plan = plan_product(ctx, x.shape(), w.up, up_args);
+  const ProductPlan down_plan = plan_product(ctx, up_plan.ys, w.down, down_args);
+  const int64_t rows = up_plan.rows, k = up_plan.k;
+
+  const Tensor row_norm = ctx.alloc({rows}, DType::F32);
+  const Modulation mod{shift, scale, eps};
+  const PackedInput input = pack_input(ctx, x, &mod, row_norm);
+  // The weights' largest row norm and bias (two floats, combined by atomic maxima from zero), computed once
+  // per contents of the weights.
+  const Tensor sources[] = {w.up, w.up_bias};
+  const Tensor* cached = ctx.derived(kWeightBoundTiming, sources);
+  Tensor bound = cached ? *cached : ctx.alloc({kWeightBoundValues}, DType::F32);
+  if (!cached) {
+    ctx.fill(bound, 0u, kWeightBoundTiming);
+    struct {
+      uint32_t n, k, has_bias, bias_dtype;
+    } bound_push{uint32_t(f), uint32_t(k), w.up_bias.defined() ? 1u : 0u, up_plan.push.bias_dtype};
+    ctx.dispatch(kWeightBoundTiming, std::string("matmul_weight_bound_") + weight_suffix(w.up.dtype()),
+                 {in(w.up), in(w.up_bias), inout(bound)}, bound_push, linear_grid(ceil_div(f, kWeightBoundRows)));
+    ctx.set_derived(kWeightBoundTiming, sources, bound);
+  }
+  const PackedInput hidden{ctx.alloc({rows, f}, DType::F16), ctx.alloc({rows}, DType::F32)};
+  const std::array<uint32_t, 3> up_spec{up_plan.push.flags, up_plan.push.act, up_plan.push.bias_dtype};
+  const Tensor none;
+  ctx.dispatch(kOp, up_shader,
+               {in(input.values), in(w.up), in(w.up_bias), in(none), in(none), out(hidden.values), in(input.row_scale),
+                in(row_norm), in(bound), out(hidden.row_scale)},
+               up_plan.push, linear_grid(ceil_div(rows, tile->bm) * ceil_div(f, tile->bn)), up_spec);
+  return tensor_core_product(ctx, kMlpOp, product_variant(ctx, kMlpOp, w.down), down_plan, w.down, down_args, hidden);
 }
 
 namespace {
 
-Tensor matmul_one(Context& ctx, std::string_view variant_op, const Tensor& x, const Tensor& w, const MatmulArgs& args,
-                  std::optional<PackedInput>& packed) {
-  check_f32(ctx, kOp, "x", x);
+ProductPlan plan_product(const Context& ctx, const Shape& x_shape, const Tensor& w, const MatmulArgs& args) {
   check_float(ctx, kOp, "w", w);
   check_rank(kOp, "w", w, 2);
-  if (x.rank() < 1) fail(kOp, "x must have at least one axis, got " + x.describe());
+  if (x_shape.empty()) fail(kOp, "x must have at least one axis, got " + shape_str(x_shape));
   const int64_t n = w.dim(0), k = w.dim(1);
-  if (x.dim(-1) != k) fail(kOp, "x " + x.describe() + " and w " + w.describe() + " differ in K");
-  check_index_range(kOp, x);
+  if (x_shape.back() != k) fail(kOp, "x " + shape_str(x_shape) + " and w " + w.describe() + " differ in K");
   check_index_range(kOp, w);
-  const int64_t rows = x.rows(), items = x.rank() >= 3 ? x.dim(0) : 1;
-  Shape ys = x.shape();
+  const int64_t rows = shape_numel(x_shape) / std::max<int64_t>(k, 1), items = x_shape.size() >= 3 ? x_shape[0] : 1;
+  Shape ys = x_shape;
   ys.back() = n;
 
   uint32_t flags = 0;
@@ -340,69 +434,90 @@ Tensor matmul_one(Context& ctx, std::string_view variant_op, const Tensor& x, co
       flags |= kFlagGate;
     else
       fail(kOp, "gate " + args.gate.describe() + " must be [" + std::to_string(items) + ", " + std::to_string(n) +
-                    "] or [" + std::to_string(n) + "] for x " + x.describe());
+                    "] or [" + std::to_string(n) + "] for x " + shape_str(x_shape));
   }
+  if (uint64_t(shape_numel(ys)) > UINT32_MAX) fail(kOp, "output " + shape_str(ys) + " has more elements than 32-bit indices reach");
+  const Push push{uint32_t(rows), uint32_t(n), uint32_t(k), uint32_t(items ? rows / items : 0), activation_code(args.act),
+                  flags, args.bias.defined() ? shader_dtype(args.bias.dtype()) : 0u};
+  return {ys, rows, n, k, push};
+}
 
-  Tensor y = ctx.alloc(ys, DType::F32);
-  check_index_range(kOp, y);
+const WorkgroupConfig* workgroup_tile(const Context& ctx, std::string_view variant_op, const std::string& variant,
+                                      int64_t k, bool& automatic) {
+  const auto& usable = ctx.variants().usable(variant_op);
+  automatic = variant == kCoopmatNv && std::find(usable.begin(), usable.end(), coopmat_variant(kWorkgroup)) != usable.end();
+  const WorkgroupConfig* forced = workgroup_config(variant);
+  return k % kPackAlign != 0 ? nullptr : forced ? forced : automatic ? &kWorkgroup : nullptr;
+}
+
+Tensor tensor_core_product(Context& ctx, std::string_view variant_op, const std::string& variant,
+                           const ProductPlan& plan, const Tensor& w, const MatmulArgs& args, const PackedInput& packed) {
+  const int64_t rows = plan.rows, n = plan.n, k = plan.k;
+  const Push& push = plan.push;
+  Tensor y = ctx.alloc(plan.ys, DType::F32);
   if (y.numel() == 0) return y;
-  const Push push{uint32_t(rows), uint32_t(n), uint32_t(k), uint32_t(rows / items), activation_code(args.act),
-                      flags, args.bias.defined() ? shader_dtype(args.bias.dtype()) : 0u};
+  // The workgroup-scope tile where the device has it (automatic, or forced), else a subgroup tile; K not a
+  // multiple of 8 always runs kAnyK.
+  bool automatic_workgroup = false;
+  const WorkgroupConfig* workgroup = workgroup_tile(ctx, variant_op, variant, k, automatic_workgroup);
+  const CoopmatConfig* chosen = coopmat_config(variant);
+  const CoopmatConfig& cfg = k % kPackAlign != 0 ? kAnyK : chosen ? *chosen : choose_coopmat_config(rows, n, k);
+  const std::string shader =
+      workgroup ? "matmul_" + coopmat_variant(*workgroup) + "_" + weight_suffix(w.dtype()) + "_k8"
+                : "matmul_" + coopmat_variant(cfg) + "_" + weight_suffix(w.dtype()) + (k % kPackAlign == 0 ? "_k8" : "");
+  const uint32_t tile_rows = workgroup ? workgroup->bm : cfg.bm, tile_cols = workgroup ? workgroup->bn : cfg.bn;
+  // The epilogue's choices as specialization constants too (SPEC_* in matmul_coopmat_nv.comp): a pipeline
+  // per combination the model uses, each without the code of the others.
+  const std::array<uint32_t, 3> epilogue_spec{push.flags, push.act, push.bias_dtype};
+  const int64_t tiles = ceil_div(rows, tile_rows) * ceil_div(n, tile_cols);
+  const KSplit split =
+      workgroup && automatic_workgroup ? choose_k_split(*workgroup, rows, n, packed.values.dim(-1)) : KSplit{};
+  if (split.splits > 1) {
+    Tensor partial = ctx.alloc({split.splits, rows, n}, DType::F32);
+    check_index_range(kOp, partial);
+    Push split_push = push;
+    split_push.k_per_split = uint32_t(split.k_per_split);
+    split_push.splits = uint32_t(split.splits);
+    ctx.dispatch(kOp, shader + "_split_k",
+                 {in(packed.values), in(w), in(args.bias), in(args.residual), in(args.gate), out(partial),
+                  in(packed.row_scale)},
+                 split_push, linear_grid(tiles * split.splits), epilogue_spec);
+    ctx.dispatch(kOp, "matmul_split_k_reduce", {in(partial), in(args.bias), in(args.residual), in(args.gate), out(y)},
+                 split_push, linear_grid(ceil_div(y.numel(), kSplitKReduceWorkgroup)));
+    return y;
+  }
+  ctx.dispatch(kOp, shader,
+               {in(packed.values), in(w), in(args.bias), in(args.residual), in(args.gate), out(y),
+                in(packed.row_scale)},
+               push, linear_grid(tiles), epilogue_spec);
+  return y;
+}
+
+Tensor matmul_one(Context& ctx, std::string_view variant_op, const Tensor& x, const Tensor& w, const MatmulArgs& args,
+                  std::optional<PackedInput>& packed) {
+  check_f32(ctx, kOp, "x", x);
+  check_index_range(kOp, x);
+  const ProductPlan plan = plan_product(ctx, x.shape(), w, args);
+  const std::string variant = product_variant(ctx, variant_op, w);
+  if (variant.starts_with(kCoopmatNv) && !gemv_product(x, w)) {
+    if (!packed && x.numel() > 0) packed = pack_input(ctx, x);
+    return packed ? tensor_core_product(ctx, variant_op, variant, plan, w, args, *packed) : ctx.alloc(plan.ys, DType::F32);
+  }
+  Tensor y = ctx.alloc(plan.ys, DType::F32);
+  if (y.numel() == 0) return y;
+  const int64_t rows = plan.rows, n = plan.n;
   if (gemv_product(x, w)) {
     // Few rows: bandwidth-bound, fp32 arithmetic; the same kernel whatever the variant.
     ctx.dispatch(kOp, std::string("matmul_gemv_") + weight_suffix(w.dtype()),
-                 {in(x), in(w), in(args.bias), in(args.residual), in(args.gate), out(y)}, push,
+                 {in(x), in(w), in(args.bias), in(args.residual), in(args.gate), out(y)}, plan.push,
                  linear_grid(ceil_div(n, kGemvColumns)));
-    return y;
-  }
-  const std::string variant = product_variant(ctx, variant_op, w);
-  if (variant.starts_with(kCoopmatNv)) {
-    // The workgroup-scope tile where the device has it (automatic, or forced), else a subgroup tile; K not a
-    // multiple of 8 always runs kAnyK.
-    const auto& usable = ctx.variants().usable(variant_op);
-    const WorkgroupConfig* forced_workgroup = workgroup_config(variant);
-    const bool automatic_workgroup =
-        variant == kCoopmatNv && std::find(usable.begin(), usable.end(), coopmat_variant(kWorkgroup)) != usable.end();
-    const WorkgroupConfig* workgroup =
-        k % kPackAlign != 0 ? nullptr : forced_workgroup ? forced_workgroup : automatic_workgroup ? &kWorkgroup : nullptr;
-    const CoopmatConfig* chosen = coopmat_config(variant);
-    const CoopmatConfig& cfg = k % kPackAlign != 0 ? kAnyK : chosen ? *chosen : choose_coopmat_config(rows, n, k);
-    const std::string shader =
-        workgroup ? "matmul_" + coopmat_variant(*workgroup) + "_" + weight_suffix(w.dtype()) + "_k8"
-                  : "matmul_" + coopmat_variant(cfg) + "_" + weight_suffix(w.dtype()) + (k % kPackAlign == 0 ? "_k8" : "");
-    const uint32_t tile_rows = workgroup ? workgroup->bm : cfg.bm, tile_cols = workgroup ? workgroup->bn : cfg.bn;
-    if (!packed) packed = pack_input(ctx, x);
-    // The epilogue's choices as specialization constants too (SPEC_* in matmul_coopmat_nv.comp): a pipeline
-    // per combination the model uses, each without the code of the others.
-    const std::array<uint32_t, 3> epilogue_spec{push.flags, push.act, push.bias_dtype};
-    const int64_t tiles = ceil_div(rows, tile_rows) * ceil_div(n, tile_cols);
-    const KSplit split = workgroup && automatic_workgroup ? choose_k_split(*workgroup, rows, n, packed->values.dim(-1))
-                                                          : KSplit{};
-    if (split.splits > 1) {
-      Tensor partial = ctx.alloc({split.splits, rows, n}, DType::F32);
-      check_index_range(kOp, partial);
-      Push split_push = push;
-      split_push.k_per_split = uint32_t(split.k_per_split);
-      split_push.splits = uint32_t(split.splits);
-      ctx.dispatch(kOp, shader + "_split_k",
-                   {in(packed->values), in(w), in(args.bias), in(args.residual), in(args.gate), out(partial),
-                    in(packed->row_scale)},
-                   split_push, linear_grid(tiles * split.splits), epilogue_spec);
-      ctx.dispatch(kOp, "matmul_split_k_reduce", {in(partial), in(args.bias), in(args.residual), in(args.gate), out(y)},
-                   split_push, linear_grid(ceil_div(y.numel(), kSplitKReduceWorkgroup)));
-      return y;
-    }
-    ctx.dispatch(kOp, shader,
-                 {in(packed->values), in(w), in(args.bias), in(args.residual), in(args.gate), out(y),
-                  in(packed->row_scale)},
-                 push, linear_grid(tiles), epilogue_spec);
     return y;
   }
   const std::string shader = "matmul_" + variant + "_" + weight_suffix(w.dtype());
   if (ceil_div(n, kTileCols) > kMaxGridDim || ceil_div(rows, kTileRows) > kMaxGridDim)
     fail(kOp, "output " + y.describe() + " needs more workgroups than one dispatch holds");
   const Grid grid{uint32_t(ceil_div(n, kTileCols)), uint32_t(ceil_div(rows, kTileRows)), 1};
-  ctx.dispatch(kOp, shader, {in(x), in(w), in(args.bias), in(args.residual), in(args.gate), out(y)}, push, grid);
+  ctx.dispatch(kOp, shader, {in(x), in(w), in(args.bias), in(args.residual), in(args.gate), out(y)}, plan.push, grid);
   return y;
 }
 

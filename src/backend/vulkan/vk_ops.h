@@ -30,6 +30,8 @@ std::vector<Tensor> matmul_many(Context& ctx, const Tensor& x, std::span<const T
 Tensor attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionArgs& args);
 std::vector<Tensor> modulated_matmul_many(Context& ctx, const Tensor& x, const Tensor& shift, const Tensor& scale,
                                           float eps, std::span<const Tensor> w, std::span<const MatmulArgs> args);
+Tensor modulated_mlp(Context& ctx, const Tensor& x, const Tensor& shift, const Tensor& scale, float eps,
+                     const MlpWeights& w, const Tensor& gate);
 AttentionSplit joint_attention(Context& ctx, const AttentionOperands& first, const AttentionOperands& second,
                                const AttentionArgs& args);
 

@@ -70,12 +70,14 @@ void copy_into(Context& ctx, const Tensor& dst, const Tensor& src) {
   if (host_weight_tensor(dst)) fail("copy_into", "dst " + dst.describe() + " is a host weight (read-only)");
   const Tensor* from = host_weight_tensor(src);
   if (!from) from = &src;
-  const Allocation& d = ctx.storage(dst, "copy_into", "dst").allocation();
+  const VulkanStorage& written = ctx.storage(dst, "copy_into", "dst");
+  const Allocation& d = written.allocation();
   const Allocation& s = ctx.storage(*from, "copy_into", "src").allocation();
   if (dst.dtype() != src.dtype() || dst.numel() != src.numel())
     fail("copy_into", "src " + src.describe() + " does not match dst " + dst.describe());
   const uint64_t bytes = dst.bytes();
   if (bytes == 0 || (d.buffer() == s.buffer() && d.offset == s.offset)) return;  // nothing to move
+  written.mark_written();
   const BufferRange read{s.buffer(), s.offset, bytes}, write{d.buffer(), d.offset, bytes};
   // The hazard tracker puts a barrier first if dst is still being read (the previous block in a streaming
   // slot) or src/dst were just written; later readers of dst wait for the copy the same way.

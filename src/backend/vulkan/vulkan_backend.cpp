@@ -42,8 +42,10 @@ class VulkanBackend final : public Backend {
     vk::register_variants(*ctx_);
   }
   ~VulkanBackend() override {
-    // Tensors may outlive the backend (they keep the context alive); finish the recorded work now.
+    // Tensors may outlive the backend (they keep the context alive); finish the recorded work now. The
+    // derived-data cache holds tensors, which hold the context: emptied so that the context can go.
     ctx_->stream().wait_idle();
+    ctx_->clear_derived();
   }
 
   std::string name() const override { return "vulkan"; }
@@ -118,6 +120,10 @@ class VulkanBackend final : public Backend {
   std::vector<Tensor> modulated_matmul_many(const Tensor& x, const Tensor& shift, const Tensor& scale, float eps,
                                             std::span<const Tensor> w, std::span<const MatmulArgs> args) override {
     return vk::modulated_matmul_many(*ctx_, x, shift, scale, eps, w, args);
+  }
+  Tensor modulated_mlp(const Tensor& x, const Tensor& shift, const Tensor& scale, float eps, const MlpWeights& w,
+                       const Tensor& gate) override {
+    return vk::modulated_mlp(*ctx_, x, shift, scale, eps, w, gate);
   }
   Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionArgs& args) override {
     return vk::attention(*ctx_, q, k, v, args);
