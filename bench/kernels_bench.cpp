@@ -253,6 +253,12 @@ std::vector<Case> make_cases(Backend& b, bool small, const CaseChoice& choice, s
     cases.push_back({"binary add", std::to_string(M) + "x" + std::to_string(dim), 0, 3 * row_bytes, "",
                      [&b, x] { b.binary(x, x, BinaryOp::Add); }});
   }
+  if (choice.wants("chunk")) {  // a block's six modulation vectors out of one GEMV output
+    constexpr int kParts = 6;
+    Tensor m = random_tensor(b, {1, kParts * dim}, rng);
+    cases.push_back({"chunk", "1x" + std::to_string(kParts * dim) + " into " + std::to_string(kParts), 0,
+                     2.0 * double(kParts * dim) * 4, "", [&b, m] { b.chunk(m, -1, kParts); }});
+  }
   if (choice.wants("conv3d")) {  // VAE decoder convolutions at 1024² (single frame: 3×3 kernels, last temporal tap).
     struct V {
       int64_t C_in, C_out, side;

@@ -146,39 +146,37 @@ Tensor Mmdit::forward(const Tensor& latents, float timestep, const Context& ctx,
   for (size_t bi = 0; bi < blocks_.size(); ++bi) {
     const Block& b = blocks_.get(bi, staged);
     const bool last = bi + 1 == blocks_.size();
-    const Tensor mod_img = apply(b.img.mod, silu_temb);
-    const Tensor mod_txt = apply(b.txt.mod, silu_temb);
-    auto chunk = [&](const Tensor& m, int c) { return backend_.slice(m, -1, int64_t(c) * D, D); };
+    const std::vector<Tensor> mod_img = backend_.chunk(apply(b.img.mod, silu_temb), -1, kModChunks);
+    const std::vector<Tensor> mod_txt = backend_.chunk(apply(b.txt.mod, silu_temb), -1, kModChunks);
 
     // Joint attention, text first; the modulated norms feed the projections directly.
-    const AttentionOperands qkv_img = project_qkv(b.img, img, chunk(mod_img, kShift1), chunk(mod_img, kScale1), N,
+    const AttentionOperands qkv_img = project_qkv(b.img, img, mod_img[kShift1], mod_img[kScale1], N,
                                                   ctx.image_rope, kCopiesBeforeProjection);
     const AttentionOperands qkv_txt =
-        project_qkv(b.txt, txt, chunk(mod_txt, kShift1), chunk(mod_txt, kScale1), L, ctx.text_rope, 0);
+        project_qkv(b.txt, txt, mod_txt[kShift1], mod_txt[kScale1], L, ctx.text_rope, 0);
     const AttentionSplit o = backend_.joint_attention(qkv_txt, qkv_img, attn);
     Tensor o_img = o.second.reshape({N, D});
-    img = apply(b.img.out, o_img, {.residual = img, .gate = chunk(mod_img, kGate1).reshape({D})},
+    img = apply(b.img.out, o_img, {.residual = img, .gate = mod_img[kGate1].reshape({D})},
                 kCopiesBeforeProjection);
 
     // The copies recorded before each of the two MLP matmuls go before the one feed-forward call.
-    img = feed_forward(b.img, img, chunk(mod_img, kShift2), chunk(mod_img, kScale2), chunk(mod_img, kGate2).reshape({D}),
+    img = feed_forward(b.img, img, mod_img[kShift2], mod_img[kScale2], mod_img[kGate2].reshape({D}),
                        2 * kCopiesBeforeMlp);
 
     // After the last block only the image stream is read (spec §3.5): its text-side tail is skipped unless
     // a sink wants to see it.
     if (!last || sink) {
       Tensor o_txt = o.first.reshape({L, D});
-      txt = apply(b.txt.out, o_txt, {.residual = txt, .gate = chunk(mod_txt, kGate1).reshape({D})});
-      txt = feed_forward(b.txt, txt, chunk(mod_txt, kShift2), chunk(mod_txt, kScale2),
-                         chunk(mod_txt, kGate2).reshape({D}));
+      txt = apply(b.txt.out, o_txt, {.residual = txt, .gate = mod_txt[kGate1].reshape({D})});
+      txt = feed_forward(b.txt, txt, mod_txt[kShift2], mod_txt[kScale2],
+                         mod_txt[kGate2].reshape({D}));
     }
     emit(sink, prefix + ".block" + std::to_string(bi) + ".txt", txt);
     emit(sink, prefix + ".block" + std::to_string(bi) + ".img", img);
   }
 
-  const Tensor mod_out = apply(norm_out_, silu_temb);
-  Tensor y = backend_.layer_norm_modulate(img, backend_.slice(mod_out, -1, int64_t(kOutShift) * D, D),
-                                          backend_.slice(mod_out, -1, int64_t(kOutScale) * D, D), eps);
+  const std::vector<Tensor> mod_out = backend_.chunk(apply(norm_out_, silu_temb), -1, kOutChunks);
+  Tensor y = backend_.layer_norm_modulate(img, mod_out[kOutShift], mod_out[kOutScale], eps);
   static_assert(kOutChunks == 2 && kModChunks == 6, "modulation layouts of spec §3.5 / §3.8");
   return apply(proj_out_, y);
 }

@@ -26,6 +26,17 @@ std::vector<Tensor> Backend::modulated_matmul_many(const Tensor& x, const Tensor
   return matmul_many(layer_norm_modulate(x, shift, scale, eps), w, args);
 }
 
+std::vector<Tensor> Backend::chunk(const Tensor& x, int axis, int parts) {
+  const int rank = x.rank(), ax = axis < 0 ? axis + rank : axis;
+  if (ax < 0 || ax >= rank || parts < 1 || x.dim(ax) % parts != 0)
+    throw InputError("chunk: " + x.describe() + " does not split into " + std::to_string(parts) + " along axis " +
+                     std::to_string(axis));
+  const int64_t length = x.dim(ax) / parts;
+  std::vector<Tensor> y;
+  for (int i = 0; i < parts; ++i) y.push_back(slice(x, axis, i * length, length));
+  return y;
+}
+
 Tensor Backend::modulated_mlp(const Tensor& x, const Tensor& shift, const Tensor& scale, float eps, const MlpWeights& w,
                               const Tensor& gate) {
   const Tensor up[] = {w.up};
@@ -75,7 +86,7 @@ std::vector<float> Backend::to_host_f32(const Tensor& t) {
 const std::vector<std::string>& all_op_names() {
   static const std::vector<std::string> names = {
       "matmul", "modulated_matmul", "modulated_mlp", "attention", "joint_attention", "rms_norm", "layer_norm_modulate", "channel_rms_norm", "rope", "rms_norm_rope",
-      "conv3d", "upsample_nearest2x", "unary", "binary", "scale", "concat", "slice", "transpose", "pack_patches",
+      "conv3d", "upsample_nearest2x", "unary", "binary", "scale", "concat", "slice", "chunk", "transpose", "pack_patches",
       "unpack_patches", "timestep_embedding", "to_rgb8", "guided_euler_step"};
   return names;
 }

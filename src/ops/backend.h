@@ -200,6 +200,10 @@ class Backend {
 
   virtual Tensor concat(const Tensor& a, const Tensor& b, int axis) = 0;
   virtual Tensor slice(const Tensor& x, int axis, int64_t start, int64_t length) = 0;
+  // x cut into `parts` equal slices along axis (its length a multiple of parts): slice(x, axis, i·L, L) for
+  // i < parts, L = length / parts (the six modulation vectors of a block, spec §3.5). A backend may write
+  // them in one pass; the default slices.
+  virtual std::vector<Tensor> chunk(const Tensor& x, int axis, int parts);
   // Swaps the last two axes: [..., R, C] -> [..., C, R].
   virtual Tensor transpose(const Tensor& x) = 0;
   // 2×2 patchify of latents [C, H, W] -> [(H/2)·(W/2), 4C] with feature order (c, dy, dx) (spec §2.4).

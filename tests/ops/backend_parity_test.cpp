@@ -600,6 +600,21 @@ ParityCase slice_case(const Shape& x, int axis, int64_t start, int64_t length, b
           }};
 }
 
+// chunk: the parts compared joined along the axis (which gives x back).
+ParityCase chunk_case(const Shape& x, int axis, int parts, bool ints = false) {
+  return {dims("x", x) + "_axis" + std::to_string(axis) + "_parts" + std::to_string(parts) + (ints ? "_I32" : ""),
+          kExact, [=](Rng& rng) -> CaseRun {
+            HostTensor xs = random_tensor(rng, x);
+            return [=](Backend& be) {
+              const std::vector<Tensor> y = be.chunk(ints ? int_tensor(be, x, 5) : upload(be, xs), axis, parts);
+              if (y.size() != size_t(parts)) throw std::logic_error("chunk returned the wrong number of parts");
+              Tensor joined = y.front();
+              for (size_t i = 1; i < y.size(); ++i) joined = be.concat(joined, y[i], axis);
+              return joined;
+            };
+          }};
+}
+
 ParityCase transpose_case(const Shape& x, bool ints = false) {
   return {dims("x", x) + (ints ? "_I32" : ""), kExact, [=](Rng& rng) -> CaseRun {
             HostTensor xs = random_tensor(rng, x);
@@ -699,6 +714,9 @@ const std::map<std::string, std::vector<ParityCase>>& parity_cases() {
       {"slice",
        {slice_case({5, 7}, 0, 1, 3), slice_case({2, 9, 4}, -2, 4, 5), slice_case({3, 11}, 1, 10, 1),
         slice_case({6, 10}, 1, 3, 5, true), slice_case({1, 18432}, 1, 3072, 3072)}},  // last: real modulation chunk
+      {"chunk",
+       {chunk_case({2, 6, 7}, 1, 3), chunk_case({4, 10}, 0, 2, true), chunk_case({3, 12}, -1, 12),  // > 8 parts: slices
+        chunk_case({2, 40}, 1, 8), chunk_case({1, 18432}, -1, 6)}},  // last: real modulation vectors
       {"transpose",
        {transpose_case({5, 7}), transpose_case({2, 33, 65}), transpose_case({1, 1}), transpose_case({9, 17}, true),
         transpose_case({384, 64})}},  // real: VAE attention tokens

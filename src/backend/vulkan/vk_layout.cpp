@@ -1,4 +1,4 @@
-// Data movement: concat, slice, transpose (any dtype, raw 1/2/4-byte elements packed in words), nearest 2×
+// Data movement: concat, slice, chunk, transpose (any dtype; chunk's one-pass kernel 32-bit elements, raw 1/2/4-byte elements packed in words), nearest 2×
 // upsampling and the 2×2 latent patch packing of spec §2.4.
 #include <algorithm>
 #include <initializer_list>
@@ -93,6 +93,40 @@ Tensor slice(Context& ctx, const Tensor& x, int axis, int64_t start, int64_t len
     ctx.dispatch(op, "slice_vec4", {in(x), out(y)}, push, quad_grid(y.numel()));
   else
     ctx.dispatch(op, "slice", {in(x), out(y)}, push, word_grid(y.numel(), y.dtype()));
+  return y;
+}
+
+std::vector<Tensor> chunk(Context& ctx, const Tensor& x, int axis, int parts) {
+  constexpr std::string_view op = "chunk";
+  constexpr int kMaxChunkParts = 8;  // output bindings of chunk.comp (MAX_PARTS)
+  ctx.storage(x, op, "x");
+  check_index_range(op, x);
+  const int ax = normalise_axis(op, x, axis);
+  if (parts < 1 || x.dim(ax) % parts != 0)
+    fail(op, x.describe() + " does not split into " + std::to_string(parts) + " along axis " + std::to_string(axis));
+  const int64_t length = x.dim(ax) / parts;
+  // One pass for 32-bit elements and up to kMaxChunkParts parts; slices otherwise.
+  if (dtype_size(x.dtype()) != 4 || parts > kMaxChunkParts || x.numel() == 0) {
+    std::vector<Tensor> y;
+    for (int i = 0; i < parts; ++i) y.push_back(slice(ctx, x, axis, i * length, length));
+    return y;
+  }
+  Shape shape = x.shape();
+  shape[size_t(ax)] = length;
+  std::vector<Tensor> y(kMaxChunkParts);
+  for (int i = 0; i < parts; ++i) y[size_t(i)] = ctx.alloc(shape, x.dtype());
+  const int64_t outer = outer_size(x.shape(), ax), row = x.numel() / outer / parts;
+  struct {
+    uint32_t n, parts, row;
+  } push{uint32_t(x.numel()), uint32_t(parts), uint32_t(row)};
+  // Bindings past `parts` alias the first output (the shader never writes them): bound to the shared dummy
+  // buffer, a writeonly binding would count as a write to it for synchronisation validation, against every
+  // later dispatch that binds the dummy for an absent input.
+  auto part = [&](int i) { return out(y[i < parts ? size_t(i) : 0]); };
+  ctx.dispatch(op, "chunk",
+               {in(x), part(0), part(1), part(2), part(3), part(4), part(5), part(6), part(7)}, push,
+               linear_grid(ceil_div(uint64_t(x.numel()), kWorkgroup)));
+  y.resize(size_t(parts));
   return y;
 }
 

@@ -231,7 +231,9 @@ PackedInput pack_input(Context& ctx, const Tensor& x, const Modulation* mod = nu
   if (mod)
     ctx.dispatch(kModulatedPackTiming, row_reduce_shader(ctx, "matmul_pack_rows_modulate"),
                  {in(x), out(p.values), out(p.row_scale), in(mod->shift), in(mod->scale),
-                  row_norm.defined() ? out(row_norm) : in(row_norm)},
+                  // Unused, the writeonly binding aliases row_scale rather than the shared dummy buffer (which
+                  // synchronisation validation would then count as written).
+                  out(row_norm.defined() ? row_norm : p.row_scale)},
                  push, grid, spec);
   else
     ctx.dispatch(kPackTiming, row_reduce_shader(ctx, "matmul_pack_rows"), {in(x), out(p.values), out(p.row_scale)},

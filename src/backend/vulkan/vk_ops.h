@@ -32,6 +32,7 @@ std::vector<Tensor> modulated_matmul_many(Context& ctx, const Tensor& x, const T
                                           float eps, std::span<const Tensor> w, std::span<const MatmulArgs> args);
 Tensor modulated_mlp(Context& ctx, const Tensor& x, const Tensor& shift, const Tensor& scale, float eps,
                      const MlpWeights& w, const Tensor& gate);
+std::vector<Tensor> chunk(Context& ctx, const Tensor& x, int axis, int parts);
 AttentionSplit joint_attention(Context& ctx, const AttentionOperands& first, const AttentionOperands& second,
                                const AttentionArgs& args);
 

@@ -125,6 +125,7 @@ class VulkanBackend final : public Backend {
                        const Tensor& gate) override {
     return vk::modulated_mlp(*ctx_, x, shift, scale, eps, w, gate);
   }
+  std::vector<Tensor> chunk(const Tensor& x, int axis, int parts) override { return vk::chunk(*ctx_, x, axis, parts); }
   Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionArgs& args) override {
     return vk::attention(*ctx_, q, k, v, args);
   }
