@@ -224,6 +224,19 @@ std::vector<Case> make_cases(Backend& b, bool small, const CaseChoice& choice, s
     a.scale = float(1.0 / std::sqrt(double(hd)));
     c.run = [&b, text, image, a] { b.joint_attention(text, image, a); };
     cases.push_back(c);
+    // The same with the MMDiT's per-head Q/K norm and RoPE for the attention to apply (rms_norm_rope of q and
+    // k, folded into the operand packing where the backend can).
+    auto with_norm = [&](AttentionOperands o, int64_t len) {
+      std::vector<float> table(size_t(len * hd), 0.5f);
+      o.norm = QkNormRope{random_tensor(b, {hd}, rng), random_tensor(b, {hd}, rng), b.from_host_f32(table, {len, hd / 2, 2})};
+      return o;
+    };
+    const AttentionOperands text_n = with_norm(text, L), image_n = with_norm(image, M);
+    Case cn = c;
+    cn.shape += " + qk norm/rope";
+    cn.anchor_key.clear();
+    cn.run = [&b, text_n, image_n, a] { b.joint_attention(text_n, image_n, a); };
+    cases.push_back(cn);
   }
   const char* const row_ops[] = {"layer_norm_modulate", "rms_norm", "rope", "rms_norm_rope", "unary gelu",
                                  "binary add"};

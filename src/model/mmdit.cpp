@@ -116,10 +116,10 @@ AttentionOperands Mmdit::project_qkv(const Stream& s, const Tensor& x, const Ten
   const Tensor w[kProjections] = {s.q.w, s.k.w, s.v.w};
   const MatmulArgs args[kProjections] = {{.bias = s.q.b}, {.bias = s.k.b}, {.bias = s.v.b}};
   const std::vector<Tensor> y = backend_.modulated_matmul_many(x, shift, scale, config_.norm_eps, w, args);
-  AttentionOperands r{y[0].reshape({1, len, H, hd}), y[1].reshape({1, len, H, hd}), y[2].reshape({1, len, H, hd})};
-  r.q = backend_.rms_norm_rope(r.q, s.norm_q, config_.norm_eps, rope, RopeStyle::Interleaved);
-  r.k = backend_.rms_norm_rope(r.k, s.norm_k, config_.norm_eps, rope, RopeStyle::Interleaved);
-  return r;
+  // The per-head Q/K norm and RoPE go with the operands: the attention applies them (a backend may fold
+  // them into its operand packing).
+  return AttentionOperands{y[0].reshape({1, len, H, hd}), y[1].reshape({1, len, H, hd}), y[2].reshape({1, len, H, hd}),
+                           {s.norm_q, s.norm_k, rope, config_.norm_eps, RopeStyle::Interleaved}};
 }
 
 Tensor Mmdit::forward(const Tensor& latents, float timestep, const Context& ctx, const TensorSink& sink,

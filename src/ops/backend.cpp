@@ -45,8 +45,15 @@ Tensor Backend::modulated_mlp(const Tensor& x, const Tensor& shift, const Tensor
   return matmul(h, w.down, {.bias = w.down_bias, .residual = x, .gate = gate});
 }
 
-AttentionSplit Backend::joint_attention(const AttentionOperands& first, const AttentionOperands& second,
+AttentionSplit Backend::joint_attention(const AttentionOperands& first_given, const AttentionOperands& second_given,
                                         const AttentionArgs& args) {
+  auto normalised = [&](const AttentionOperands& o) {
+    if (!o.norm.defined()) return o;
+    const QkNormRope& n = o.norm;
+    return AttentionOperands{rms_norm_rope(o.q, n.q_weight, n.eps, n.table, n.style),
+                             rms_norm_rope(o.k, n.k_weight, n.eps, n.table, n.style), o.v, {}};
+  };
+  const AttentionOperands first = normalised(first_given), second = normalised(second_given);
   const Tensor o = attention(concat(first.q, second.q, 1), concat(first.k, second.k, 1),
                              concat(first.v, second.v, 1), args);
   const int64_t split = first.q.dim(1);

@@ -42,9 +42,22 @@ struct AttentionArgs {
   Tensor key_mask;      // [B, Sk] F32, 1 = attend, 0 = masked; optional
 };
 
-// One set of attention operands: q [B, Sq, Hq, D], k and v [B, Sk, Hkv, D].
+// The MMDiT's per-head Q/K normalisation and rotary embedding of one operand set (spec §3.4), for
+// Backend::joint_attention to apply: q ← rms_norm_rope(q, q_weight, eps, table, style), k likewise with
+// k_weight. Undefined (no table): q and k are used as given.
+struct QkNormRope {
+  Tensor q_weight, k_weight;  // [D], optional as rms_norm's weight
+  Tensor table;               // [S, D/2, 2] (cos θ, sin θ) per position of the operand set
+  float eps = 1e-6f;
+  RopeStyle style = RopeStyle::Interleaved;
+  bool defined() const { return table.defined(); }
+};
+
+// One set of attention operands: q [B, Sq, Hq, D], k and v [B, Sk, Hkv, D], and (joint attention) the Q/K
+// norm and rotation still to apply.
 struct AttentionOperands {
   Tensor q, k, v;
+  QkNormRope norm;
 };
 // The MMDiT's feed-forward layers of one stream (Backend::modulated_mlp): up [F, C], down [C, F], biases
 // optional, and the activation between them.
@@ -169,8 +182,9 @@ class Backend {
   // concatenated along the sequence axis, first's tokens first, with the output split the same way:
   //   o = attention(concat(first.q, second.q, 1), concat(first.k, second.k, 1), concat(first.v, second.v, 1))
   //   -> {o[:, :first.q.dim(1)], o[:, first.q.dim(1):]}.
-  // key_mask covers the joint keys. Backends may avoid materialising the concatenations and the split; the
-  // default composes the ops above (the reference).
+  // key_mask covers the joint keys. An operand set with `norm` has its q and k normalised and rotated first
+  // (rms_norm_rope, each set with its own weights and table). Backends may avoid materialising the
+  // normalised operands, the concatenations and the split; the default composes the ops (the reference).
   virtual AttentionSplit joint_attention(const AttentionOperands& first, const AttentionOperands& second,
                                          const AttentionArgs& args);
 

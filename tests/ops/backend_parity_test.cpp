@@ -328,10 +328,14 @@ std::vector<ParityCase> attention_cases() {
 
 // Joint attention: two operand sets (text then image tokens in the MMDiT) attended as one sequence; the two
 // output parts are compared joined.
+// The operand sets' Q/K norm and RoPE (QkNormRope): none, both sets (interleaved or half-split pairs), or the
+// first set only.
+enum class QkNorm { None, Both, BothHalfSplit, FirstOnly };
 struct JointAttentionSpec {
   int64_t batch, first, second, hq, hkv, d;
   bool mask = false;
   float qk_magnitude = 1.0f, v_magnitude = 1.0f, k_factor = 1.0f;
+  QkNorm norm = QkNorm::None;
 };
 
 ParityCase joint_attention_case(const JointAttentionSpec& s) {
@@ -339,7 +343,9 @@ ParityCase joint_attention_case(const JointAttentionSpec& s) {
                      std::to_string(s.second) + "_H" + std::to_string(s.hq) + "/" + std::to_string(s.hkv) + "_D" +
                      std::to_string(s.d);
   if (s.mask) name += "_mask";
-  if (s.qk_magnitude != 1.0f || s.v_magnitude != 1.0f) name += "_q_v1e7_ksmall";
+  if (s.qk_magnitude != 1.0f || s.v_magnitude != 1.0f) name += s.k_factor == 1.0f ? "_qkv1e7" : "_q_v1e7_ksmall";
+  if (s.norm != QkNorm::None)
+    name += s.norm == QkNorm::Both ? "_qknorm" : s.norm == QkNorm::BothHalfSplit ? "_qknorm_halfsplit" : "_qknorm_first";
   return {name, kF32, [s](Rng& rng) -> CaseRun {
             auto operands = [&](int64_t len) {
               return std::array<HostTensor, 3>{random_tensor(rng, {s.batch, len, s.hq, s.d}, s.qk_magnitude),
@@ -347,6 +353,19 @@ ParityCase joint_attention_case(const JointAttentionSpec& s) {
                                                random_tensor(rng, {s.batch, len, s.hkv, s.d}, s.v_magnitude)};
             };
             const std::array<HostTensor, 3> a = operands(s.first), b = operands(s.second);
+            // Per set: q and k norm weights (BF16) and a table of random rotations for its positions.
+            auto norm_parts = [&](int64_t len) {
+              std::vector<float> table(size_t(len * s.d));
+              std::uniform_real_distribution<float> angle(-3.14159f, 3.14159f);
+              for (size_t i = 0; i < table.size(); i += 2) {
+                const float t = angle(rng);
+                table[i] = std::cos(t);
+                table[i + 1] = std::sin(t);
+              }
+              return std::array<HostTensor, 3>{random_weight(rng, {s.d}, DType::BF16), random_weight(rng, {s.d}, DType::BF16),
+                                               HostTensor{{len, s.d / 2, 2}, DType::F32, table}};
+            };
+            const std::array<HostTensor, 3> na = norm_parts(s.first), nb = norm_parts(s.second);
             const int64_t sk = s.first + s.second;
             std::vector<float> mask(size_t(s.batch * sk), 1.0f);
             std::bernoulli_distribution keep(0.7);
@@ -355,9 +374,15 @@ ParityCase joint_attention_case(const JointAttentionSpec& s) {
               AttentionArgs args;
               args.scale = float(1.0 / std::sqrt(double(s.d)));
               if (s.mask) args.key_mask = be.from_host_f32(mask, {s.batch, sk});
+              const RopeStyle style = s.norm == QkNorm::BothHalfSplit ? RopeStyle::HalfSplit : RopeStyle::Interleaved;
+              auto norm = [&](const std::array<HostTensor, 3>& n, bool on) {
+                return on ? QkNormRope{upload_as_weight(be, n[0]), upload_as_weight(be, n[1]), upload(be, n[2]), 1e-6f, style}
+                          : QkNormRope{};
+              };
+              const bool first_norm = s.norm != QkNorm::None, second_norm = first_norm && s.norm != QkNorm::FirstOnly;
               const AttentionSplit o =
-                  be.joint_attention({upload(be, a[0]), upload(be, a[1]), upload(be, a[2])},
-                                     {upload(be, b[0]), upload(be, b[1]), upload(be, b[2])}, args);
+                  be.joint_attention({upload(be, a[0]), upload(be, a[1]), upload(be, a[2]), norm(na, first_norm)},
+                                     {upload(be, b[0]), upload(be, b[1]), upload(be, b[2]), norm(nb, second_norm)}, args);
               return be.concat(o.first, o.second, 1);
             };
           }};
@@ -373,6 +398,14 @@ std::vector<ParityCase> joint_attention_cases() {
       joint_attention_case({1, 130, 129, 2, 1, 128}),
       joint_attention_case({1, 64, 80, 24, 24, 128, true}),  // real: text and image tokens of the DiT
       joint_attention_case({1, 20, 150, 3, 3, 128, false, kHuge, kHuge, 1.0f / (kHuge * kHuge)}),
+      // The MMDiT's per-head Q/K norm and RoPE applied by the attention (folded into the tensor-core kernels'
+      // packing where both sets have one, interleaved): q, k and v of 1e7; GQA with a mask; the first set only,
+      // half-split pairs and a head dim the tensor cores do not take (composed).
+      joint_attention_case({1, 64, 80, 24, 24, 128, false, kHuge, kHuge, 1.0f, QkNorm::Both}),
+      joint_attention_case({2, 7, 300, 4, 2, 128, true, 1.0f, 1.0f, 1.0f, QkNorm::Both}),
+      joint_attention_case({1, 30, 70, 2, 2, 128, false, 1.0f, 1.0f, 1.0f, QkNorm::FirstOnly}),
+      joint_attention_case({1, 30, 70, 2, 2, 128, false, 1.0f, 1.0f, 1.0f, QkNorm::BothHalfSplit}),
+      joint_attention_case({1, 5, 11, 2, 2, 8, false, 1.0f, 1.0f, 1.0f, QkNorm::Both}),
   };
 }
 

@@ -92,10 +92,15 @@ void attention_pack(vk::Context& ctx, const std::vector<float>& x, uint32_t spli
   const uint32_t seg = vk::threads_per_row(kCols);
   constexpr uint32_t kModeRow = 1;  // MODE_ROW in attention_pack.comp
   struct {
-    uint32_t b, s, h, d, seg, mode, split;
-  } push{1, uint32_t(kRows), 1, uint32_t(kCols), seg, kModeRow, split};
+    uint32_t b, s, h, d, seg, mode, split, norm;  // norm 0: no Q/K norm (its bindings 5-8 unused)
+    float eps;
+    uint32_t w_dtype_head, w_dtype_tail;
+  } push{1, uint32_t(kRows), 1, uint32_t(kCols), seg, kModeRow, split, 0, 0.0f, 0, 0};
+  const Tensor none;
   ctx.dispatch("test", "attention_pack",
-               {vk::in(head), vk::out(packed), vk::out(inv), vk::in(head_max), vk::in(tail)}, push,
+               {vk::in(head), vk::out(packed), vk::out(inv), vk::in(head_max), vk::in(tail), vk::in(none), vk::in(none),
+                vk::in(none), vk::in(none)},
+               push,
                vk::linear_grid(vk::ceil_div(kRows, vk::kRowReduceWorkgroup / seg)));
   halves.assign(size_t(kRows * kCols), 0);
   inverse.assign(kRows, 0.0f);

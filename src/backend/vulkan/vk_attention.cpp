@@ -12,6 +12,7 @@
 //            is the one it was compiled for (vk_coopmat_workgroup_layout.h).
 #include <algorithm>
 #include <array>
+#include <optional>
 
 #include "backend/vulkan/vk_coopmat_layout.h"
 #include "backend/vulkan/vk_coopmat_workgroup_layout.h"
@@ -100,6 +101,9 @@ std::string workgroup_variant(const WorkgroupAttentionConfig& c) {
 
 // attention_pack.comp modes (mirror MODE_* there).
 constexpr uint32_t kPackHeadMax = 0, kPackRow = 1, kPackHead = 2;
+// attention_pack.comp's norm flags (mirror NORM_* there) and the pairs a thread holds there (NORM_HELD_PAIRS).
+constexpr uint32_t kNormWeightHead = 1, kNormWeightTail = 2, kNormOn = 4;
+constexpr int64_t kNormHeldPairs = 2;
 
 struct HeadDimClass {
   uint32_t max_d;      // D_MAX of the shader
@@ -139,7 +143,14 @@ struct Sequence {
 struct Packed {
   Tensor values, inverse;
 };
-Packed pack_f16(Context& ctx, const Sequence& x, bool per_head) {
+// The per-head norm and rotation attention_pack applies to a (two-part) q or k sequence: each part's weight
+// and table (QkNormRope of its operand set).
+struct PackNorm {
+  Tensor weight_head, weight_tail, table_head, table_tail;
+  float eps = 0;
+};
+
+Packed pack_f16(Context& ctx, const Sequence& x, bool per_head, const PackNorm* norm = nullptr) {
   const Shape shape = x.shape();
   const int64_t b = shape[0], s = shape[1], h = shape[2], d = shape[3];
   Packed r{ctx.alloc({b, h, s, d}, DType::F16), ctx.alloc({b, h, s}, DType::F32)};
@@ -147,17 +158,31 @@ Packed pack_f16(Context& ctx, const Sequence& x, bool per_head) {
   const uint32_t seg = threads_per_row(d);
   const std::string shader = row_reduce_shader(ctx, "attention_pack");
   const Grid grid = linear_grid(ceil_div(uint64_t(b * s * h), kRowReduceWorkgroup / seg));
+  const PackNorm none;
+  const PackNorm& n = norm ? *norm : none;
+  auto dtype_of = [](const Tensor& w) { return w.defined() ? shader_dtype(w.dtype()) : 0u; };
   struct {
-    uint32_t b, s, h, d, seg, mode, split;
+    uint32_t b, s, h, d, seg, mode, split, norm;
+    float eps;
+    uint32_t w_dtype_head, w_dtype_tail;
   } push{uint32_t(b), uint32_t(s), uint32_t(h), uint32_t(d), seg, kPackRow,
-         x.tail.defined() ? uint32_t(x.head.dim(1)) : 0u};
+         x.tail.defined() ? uint32_t(x.head.dim(1)) : 0u,
+         norm ? kNormOn | (n.weight_head.defined() ? kNormWeightHead : 0u) | (n.weight_tail.defined() ? kNormWeightTail : 0u)
+              : 0u,
+         n.eps, dtype_of(n.weight_head), dtype_of(n.weight_tail)};
   if (per_head) {
     ctx.fill(head_max, 0u, kOp);
     push.mode = kPackHeadMax;
-    ctx.dispatch(kOp, shader, {in(x.head), out(r.values), out(r.inverse), inout(head_max), in(x.tail)}, push, grid);
+    ctx.dispatch(kOp, shader,
+                 {in(x.head), out(r.values), out(r.inverse), inout(head_max), in(x.tail), in(n.weight_head),
+                  in(n.weight_tail), in(n.table_head), in(n.table_tail)},
+                 push, grid);
     push.mode = kPackHead;
   }
-  ctx.dispatch(kOp, shader, {in(x.head), out(r.values), out(r.inverse), inout(head_max), in(x.tail)}, push, grid);
+  ctx.dispatch(kOp, shader,
+               {in(x.head), out(r.values), out(r.inverse), inout(head_max), in(x.tail), in(n.weight_head),
+                in(n.weight_tail), in(n.table_head), in(n.table_tail)},
+               push, grid);
   return r;
 }
 
@@ -237,10 +262,28 @@ struct Output {
   Tensor head, tail;
 };
 
+// Joint attention's Q/K norms of its two operand sets (QkNormRope; either may be undefined).
+struct SequenceNorms {
+  const QkNormRope* head = nullptr;
+  const QkNormRope* tail = nullptr;
+  bool any() const { return (head && head->defined()) || (tail && tail->defined()); }
+};
+
+// A part's norm for q or k: its weight and table, checked against the part's shape [B, S, H, D].
+void check_norm(const Context& ctx, const QkNormRope& n, const Tensor& weight, const Tensor& part) {
+  check_row_weight(ctx, kOp, weight, part.dim(3));
+  check_f32(ctx, kOp, "rope table", n.table);
+  if (n.table.shape() != Shape{part.dim(1), part.dim(3) / 2, 2})
+    fail(kOp, "rope table " + n.table.describe() + " must be [" + std::to_string(part.dim(1)) + ", " +
+                  std::to_string(part.dim(3) / 2) + ", 2] for " + part.describe());
+}
+
 // The kernels run the variant selected for `op` (attention or joint_attention).
-Output attention_sequences(Context& ctx, std::string_view op, const Sequence& q, const Sequence& k,
-                           const Sequence& v, const AttentionArgs& args) {
-  for (const Sequence* x : {&q, &k, &v}) {
+Output attention_sequences(Context& ctx, std::string_view op, const Sequence& q_given, const Sequence& k_given,
+                           const Sequence& v, const AttentionArgs& args, const SequenceNorms& norms = {}) {
+  Sequence q = q_given, k = k_given;
+  const Sequence* const operands[] = {&q, &k, &v};
+  for (const Sequence* x : operands) {
     check_operand(x == &q ? "q" : x == &k ? "k" : "v", x->head, ctx);
     if (x->tail.defined()) {
       check_operand(x == &q ? "q (second part)" : x == &k ? "k (second part)" : "v (second part)", x->tail, ctx);
@@ -271,6 +314,38 @@ Output attention_sequences(Context& ctx, std::string_view op, const Sequence& q,
     }
   if (!cls) fail(kOp, "head dim " + std::to_string(d) + " exceeds the largest supported (384): " + shapes);
 
+  const std::string& variant = ctx.variants().selected(op);
+  const bool tensor_cores = variant.starts_with(kCoopmatNv) && d == kCoopmatHeadDim && !args.causal && sk > 0;
+  // The Q/K norms: folded into the fp16 packing where both parts have one in the interleaved style and a
+  // thread's share of a row fits attention_pack's registers; otherwise applied by rms_norm_rope first.
+  std::optional<PackNorm> q_norm, k_norm;
+  if (norms.any()) {
+    const QkNormRope* parts[2] = {norms.head, norms.tail};
+    for (int i = 0; i < 2; ++i)
+      if (parts[i] && parts[i]->defined()) {
+        const Tensor& qp = i ? q.tail : q.head;
+        const Tensor& kp = i ? k.tail : k.head;
+        if (!qp.defined()) fail(kOp, "a norm for an operand set that is not there");
+        check_norm(ctx, *parts[i], parts[i]->q_weight, qp);
+        check_norm(ctx, *parts[i], parts[i]->k_weight, kp);
+      }
+    const bool fold = tensor_cores && q.tail.defined() && norms.head && norms.head->defined() && norms.tail &&
+                      norms.tail->defined() && norms.head->style == RopeStyle::Interleaved &&
+                      norms.tail->style == RopeStyle::Interleaved && norms.head->eps == norms.tail->eps &&
+                      d % 2 == 0 && d <= 2 * kNormHeldPairs * int64_t(threads_per_row(d));
+    if (fold) {
+      q_norm = PackNorm{norms.head->q_weight, norms.tail->q_weight, norms.head->table, norms.tail->table, norms.head->eps};
+      k_norm = PackNorm{norms.head->k_weight, norms.tail->k_weight, norms.head->table, norms.tail->table, norms.head->eps};
+    } else {
+      auto apply = [&](const Tensor& x, const QkNormRope* n, bool is_q) {
+        if (!x.defined() || !n || !n->defined()) return x;
+        return rms_norm_rope(ctx, x, is_q ? n->q_weight : n->k_weight, n->eps, n->table, n->style);
+      };
+      q = Sequence{apply(q.head, norms.head, true), apply(q.tail, norms.tail, true)};
+      k = Sequence{apply(k.head, norms.head, false), apply(k.tail, norms.tail, false)};
+    }
+  }
+
   // The output, split like q; a kernel that writes one tensor has it sliced afterwards.
   const int64_t q_first = q.head.dim(1);
   auto split_output = [&](const Tensor& joint) {
@@ -282,8 +357,7 @@ Output attention_sequences(Context& ctx, std::string_view op, const Sequence& q,
     if (q.tail.defined()) r.tail = ctx.alloc(q.tail.shape(), DType::F32);
     return r;
   }
-  const std::string& variant = ctx.variants().selected(op);
-  if (variant.starts_with(kCoopmatNv) && d == kCoopmatHeadDim && !args.causal && sk > 0) {
+  if (tensor_cores) {
     const WorkgroupAttentionConfig* workgroup = workgroup_attention_config(ctx, variant);
     const RegisterSoftmaxConfig* config = workgroup ? nullptr : register_softmax_config(ctx, variant, sq, batch * hq);
     const std::string shader = workgroup ? "attention_" + workgroup_variant(*workgroup)
@@ -294,7 +368,8 @@ Output attention_sequences(Context& ctx, std::string_view op, const Sequence& q,
     const uint64_t blocks = ceil_div(sq, query_rows);
     if (blocks > kMaxGridDim || hq > kMaxGridDim || batch > kMaxGridDim)
       fail(kOp, "too many query blocks for one dispatch: " + shapes);
-    const Packed qp = pack_f16(ctx, q, false), kp = pack_f16(ctx, k, false), vp = pack_f16(ctx, v, true);
+    const Packed qp = pack_f16(ctx, q, false, q_norm ? &*q_norm : nullptr),
+                 kp = pack_f16(ctx, k, false, k_norm ? &*k_norm : nullptr), vp = pack_f16(ctx, v, true);
     struct Push {
       uint32_t sq, sk, hq, hkv;
       float scale;
@@ -347,7 +422,7 @@ Tensor attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v
 AttentionSplit joint_attention(Context& ctx, const AttentionOperands& first, const AttentionOperands& second,
                                const AttentionArgs& args) {
   const Output o = attention_sequences(ctx, kJointOp, Sequence{first.q, second.q}, Sequence{first.k, second.k},
-                                       Sequence{first.v, second.v}, args);
+                                       Sequence{first.v, second.v}, args, SequenceNorms{&first.norm, &second.norm});
   return {o.head, o.tail};
 }
 
