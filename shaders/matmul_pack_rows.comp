@@ -26,7 +26,9 @@ layout(std430, binding = 1) writeonly buffer Packed { uint packed_words[]; };
 layout(std430, binding = 2) writeonly buffer Scale { float row_scale[]; };
 #if defined(MODULATE)
 layout(std430, binding = 3) readonly buffer Shift { float shift[]; };        // [B, K]
+layout(std430, binding = 3) readonly buffer Shift2 { vec2 shift_pairs[]; };  // the same, in pairs (even K)
 layout(std430, binding = 4) readonly buffer ModScale { float mod_scale[]; };  // [B, K]
+layout(std430, binding = 4) readonly buffer ModScale2 { vec2 mod_scale_pairs[]; };
 layout(std430, binding = 5) writeonly buffer RowNorm { float row_norm[]; };   // [rows], WRITE_ROW_NORM only
 layout(push_constant) uniform Params { uint rows; uint k; uint seg; float eps; uint rows_per_item; } p;
 #else
@@ -70,6 +72,13 @@ float gemm_input(float v, uint row, uint c, float mean, float inv_std) {
 }
 
 vec2 gemm_input_pair(vec2 v, uint row, uint w, float mean, float inv_std) {
+#if defined(MODULATE)
+  if ((p.k & 1u) == 0u) {  // even K: the pair's modulation in two 8-byte loads
+    if (2u * w >= p.k) return vec2(0.0);
+    uint m = (row / p.rows_per_item) * (p.k / 2u) + w;
+    return (v - mean) * inv_std * (1.0 + mod_scale_pairs[m]) + shift_pairs[m];
+  }
+#endif
   return vec2(gemm_input(v.x, row, 2u * w, mean, inv_std), gemm_input(v.y, row, 2u * w + 1u, mean, inv_std));
 }
 
