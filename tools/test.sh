@@ -11,11 +11,20 @@
 # QI_SKIP_ASAN=1 / QI_SKIP_FUZZ=1 leave out step 2 / 3 (for quick local runs; CI runs everything).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each stage's wall time goes to stderr ("== took: ..."), so a slow CI run shows where the time went.
+stage_start=$SECONDS
+took() {
+  echo "== took: $1 $((SECONDS - stage_start)) s (total $SECONDS s)" >&2
+  stage_start=$SECONDS
+}
 ./tools/install_deps.sh
+took "dependencies"
 JOBS=${JOBS:-$(nproc)}
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$JOBS"
+took "Release build"
 ctest --test-dir build --output-on-failure -j "$JOBS" --timeout 900
+took "ctest"
 
 # The sanitizer run covers every test area, the numeric parity suites (ops, model, e2e) included: with the
 # -O1 -g1 build they add about 2.5 minutes on the 2-core CI machine (measured 2026-11-22: build 1 min,
@@ -29,6 +38,7 @@ if [[ ${QI_SKIP_ASAN:-0} != 1 ]]; then
   targets=()
   for area in $QI_ASAN_AREAS; do targets+=("test_$area"); done
   cmake --build build-asan -j "$JOBS" --target "${targets[@]}" qwen-image-vk
+  took "ASan+UBSan build"
   # Leak detection is on for the areas that never load a Vulkan driver (core, io, text, pipeline). lavapipe
   # (and the validation layer) keep process-lifetime allocations and are dlclose'd by the loader at vkDestroyInstance, so their leaks
   # are reported with "<unknown module>" frames that no suppression can match, and LeakSanitizer's slow
@@ -41,8 +51,10 @@ if [[ ${QI_SKIP_ASAN:-0} != 1 ]]; then
     echo "== ASan+UBSan: test_$area (detect_leaks=$leaks)" >&2
     ASAN_OPTIONS=detect_leaks=$leaks:halt_on_error=1 QI_VALIDATION=1 "build-asan/tests/test_$area" --gtest_brief=1
   done
+  took "ASan+UBSan tests"
 fi
 
 if [[ ${QI_SKIP_FUZZ:-0} != 1 ]]; then
   ./tools/run_fuzzers.sh "${QI_FUZZ_SECONDS:-60}"
+  took "fuzzers"
 fi
