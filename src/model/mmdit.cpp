@@ -123,19 +123,29 @@ AttentionOperands Mmdit::project_qkv(const Stream& s, const Tensor& x, const Ten
 }
 
 Tensor Mmdit::forward(const Tensor& latents, float timestep, const Context& ctx, const TensorSink& sink,
-                      const std::string& prefix) const {
+                      const std::string& prefix, Modulation* modulation) const {
   const int64_t D = config_.hidden(), N = ctx.hp * ctx.wp, L = ctx.text_len;
   if (latents.rank() != 2 || latents.dim(0) != N || latents.dim(1) != config_.in_channels)
     throw InputError("transformer: latents " + latents.describe() + " do not match the " + std::to_string(ctx.hp) +
                      "x" + std::to_string(ctx.wp) + " patch grid");
   const float eps = config_.norm_eps;
 
-  // Timestep embedding -> temb [1, D]; every modulation uses SiLU(temb).
-  Tensor t = backend_.from_host_f32({timestep}, {1});
-  Tensor e = backend_.timestep_embedding(t, config_.timestep_channels, kTimestepScale, kTimestepMaxPeriod);
-  Tensor temb = apply(time_1_, e, {.act = Activation::Silu});
-  temb = apply(time_2_, temb);
-  const Tensor silu_temb = backend_.unary(temb, UnaryOp::Silu);
+  // The modulation vectors: reused from `modulation` where it holds this timestep's, else computed from the
+  // timestep embedding temb [1, D] (every modulation uses SiLU(temb)) and, given `modulation`, kept there.
+  const bool reuse = modulation && modulation->filled && modulation->timestep == timestep &&
+                     modulation->img.size() == blocks_.size() && modulation->txt.size() == blocks_.size();
+  Modulation computed;
+  Tensor silu_temb;
+  if (!reuse) {
+    Tensor t = backend_.from_host_f32({timestep}, {1});
+    Tensor e = backend_.timestep_embedding(t, config_.timestep_channels, kTimestepScale, kTimestepMaxPeriod);
+    Tensor temb = apply(time_1_, e, {.act = Activation::Silu});
+    temb = apply(time_2_, temb);
+    silu_temb = backend_.unary(temb, UnaryOp::Silu);
+    computed.filled = true;
+    computed.timestep = timestep;
+  }
+  const Modulation& mods = reuse ? *modulation : computed;
 
   Tensor img = apply(img_in_, latents);
   Tensor txt = ctx.text;
@@ -146,8 +156,12 @@ Tensor Mmdit::forward(const Tensor& latents, float timestep, const Context& ctx,
   for (size_t bi = 0; bi < blocks_.size(); ++bi) {
     const Block& b = blocks_.get(bi, staged);
     const bool last = bi + 1 == blocks_.size();
-    const std::vector<Tensor> mod_img = backend_.chunk(apply(b.img.mod, silu_temb), -1, kModChunks);
-    const std::vector<Tensor> mod_txt = backend_.chunk(apply(b.txt.mod, silu_temb), -1, kModChunks);
+    if (!reuse) {
+      computed.img.push_back(backend_.chunk(apply(b.img.mod, silu_temb), -1, kModChunks));
+      computed.txt.push_back(backend_.chunk(apply(b.txt.mod, silu_temb), -1, kModChunks));
+    }
+    const std::vector<Tensor>& mod_img = mods.img[bi];
+    const std::vector<Tensor>& mod_txt = mods.txt[bi];
 
     // Joint attention, text first; the modulated norms feed the projections directly.
     const AttentionOperands qkv_img = project_qkv(b.img, img, mod_img[kShift1], mod_img[kScale1], N,
@@ -175,9 +189,10 @@ Tensor Mmdit::forward(const Tensor& latents, float timestep, const Context& ctx,
     emit(sink, prefix + ".block" + std::to_string(bi) + ".img", img);
   }
 
-  const std::vector<Tensor> mod_out = backend_.chunk(apply(norm_out_, silu_temb), -1, kOutChunks);
-  Tensor y = backend_.layer_norm_modulate(img, mod_out[kOutShift], mod_out[kOutScale], eps);
+  if (!reuse) computed.out = backend_.chunk(apply(norm_out_, silu_temb), -1, kOutChunks);
+  Tensor y = backend_.layer_norm_modulate(img, mods.out[kOutShift], mods.out[kOutScale], eps);
   static_assert(kOutChunks == 2 && kModChunks == 6, "modulation layouts of spec §3.5 / §3.8");
+  if (modulation && !reuse) *modulation = std::move(computed);
   return apply(proj_out_, y);
 }
 

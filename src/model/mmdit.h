@@ -28,11 +28,23 @@ class Mmdit {
   // prompt_embeds [L, joint_attention_dim].
   Context prepare(const Tensor& prompt_embeds, int64_t hp, int64_t wp) const;
 
+  // A timestep's modulation vectors: every block's six per stream and norm_out's two. They depend on the
+  // timestep and the weights only, so the two forwards of a guided step (same timestep, two prompts) can
+  // share them: a forward given a Modulation of another timestep (or an empty one) computes them into it, one
+  // given a Modulation of its timestep reuses them.
+  struct Modulation {
+    bool filled = false;
+    float timestep = 0.0f;
+    std::vector<std::vector<Tensor>> img, txt;  // [block][chunk]
+    std::vector<Tensor> out;
+  };
+
   // Velocity prediction [N, 64] for packed latents [N, in_channels] at model timestep t (= sigma, i.e. the
   // pipeline's t/1000). The sink receives "<prefix>.block{j}.{txt,img}" after each block. With streamed
   // blocks a forward pass also moves the ring of weight slots along (not thread-safe, like the backend).
+  // `modulation` (optional): the step's modulation vectors, computed into it or reused from it (above).
   Tensor forward(const Tensor& latents, float timestep, const Context& ctx, const TensorSink& sink = {},
-                 const std::string& prefix = "") const;
+                 const std::string& prefix = "", Modulation* modulation = nullptr) const;
 
   const TransformerConfig& config() const { return config_; }
   const WeightUploadStats& upload_stats() const { return stats_; }

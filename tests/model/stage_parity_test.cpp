@@ -79,6 +79,32 @@ TEST_F(StageParity, TransformerFirstCallBlocksAndEveryCallsOutput) {
   }
 }
 
+// The two forwards of a guided step share the modulation vectors (Mmdit::Modulation, as generate runs them):
+// reused ones give exactly the velocities computed afresh, and a Modulation of another timestep is recomputed.
+TEST_F(StageParity, TransformerSharedModulationIsExact) {
+  StageFixture f;
+  TensorStore store = f.model.transformer_weights();
+  Mmdit dit(f.model.transformer, store, *f.backend);
+  const int64_t hp = 112 / 16, wp = 80 / 16;
+  const Mmdit::Context cond = dit.prepare(f.upload(test::reference_tensor("prompt_embeds.prompt")), hp, wp);
+  const Mmdit::Context uncond = dit.prepare(f.upload(test::reference_tensor("prompt_embeds.negative")), hp, wp);
+  const Tensor x = f.upload(test::reference_tensor("latents.initial"));
+  const float t0 = test::reference_tensor("transformer.step0.cond.timestep").values[0];
+  const float t1 = test::reference_tensor("transformer.step1.cond.timestep").values[0];
+  ASSERT_NE(t0, t1);
+  auto host = [&](const Tensor& t) { return f.backend->to_host_f32(t); };
+  Mmdit::Modulation modulation;
+  const std::vector<float> cond_shared = host(dit.forward(x, t0, cond, {}, "", &modulation));
+  ASSERT_TRUE(modulation.filled);
+  EXPECT_EQ(modulation.timestep, t0);
+  const std::vector<float> uncond_shared = host(dit.forward(x, t0, uncond, {}, "", &modulation));
+  EXPECT_EQ(cond_shared, host(dit.forward(x, t0, cond)));
+  EXPECT_EQ(uncond_shared, host(dit.forward(x, t0, uncond)));
+  const std::vector<float> next = host(dit.forward(x, t1, cond, {}, "", &modulation));
+  EXPECT_EQ(modulation.timestep, t1);
+  EXPECT_EQ(next, host(dit.forward(x, t1, cond)));
+}
+
 TEST_F(StageParity, VaeDecoderStages) {
   StageFixture f;
   TensorStore store = f.model.vae_weights();
