@@ -105,8 +105,8 @@ constexpr WorkgroupConfig kWorkgroup{"wg128x128x32", 128, 128, 32, 4, 128};
 // Split-K on the workgroup tile (automatic choice only; the forced "coopmat_nv_wg..." variant runs whole K, so
 // bench kernels compares the two): an output of fewer than kSplitKMaxTiles tiles (the text stream's 64 rows:
 // 24 or 96 tiles; an H100 has 132 SMs) has each tile's K cut into ranges of at least kSplitKMinSlices slices,
-// so that about kSplitKTargetWorkgroups workgroups run (two per SM of an H100, as many as fit beside each
-// other); the partial products go to fp32 scratch and matmul_split_k_reduce.comp sums them and applies the
+// so that at most kSplitKTargetWorkgroups workgroups run (two per SM of an H100 or H200, as many as fit beside
+// each other); the partial products go to fp32 scratch and matmul_split_k_reduce.comp sums them and applies the
 // epilogue.
 constexpr int64_t kSplitKMaxTiles = 128;
 constexpr int64_t kSplitKTargetWorkgroups = 264;
@@ -190,7 +190,9 @@ struct KSplit {
 KSplit choose_k_split(const WorkgroupConfig& w, int64_t rows, int64_t n, int64_t packed_k) {
   const int64_t tiles = ceil_div(rows, w.bm) * ceil_div(n, w.bn), slices = ceil_div(packed_k, w.bk);
   if (tiles >= kSplitKMaxTiles) return {};
-  const int64_t wanted = std::min<int64_t>(ceil_div(kSplitKTargetWorkgroups, tiles), slices / kSplitKMinSlices);
+  // Rounded down: never more workgroups than run at once, as a second, partial wave costs a whole range's
+  // time (72 tiles in 4 ranges are 288 workgroups, 264 of which fit an H200).
+  const int64_t wanted = std::min<int64_t>(kSplitKTargetWorkgroups / tiles, slices / kSplitKMinSlices);
   if (wanted < 2) return {};
   const int64_t slices_per_split = ceil_div(slices, wanted);
   return {int64_t(ceil_div(slices, slices_per_split)), slices_per_split * w.bk};
