@@ -1,7 +1,8 @@
 // `qwen-image-vk bench transformer --random-weights SEED --tokenizer DIR`: the full-size MMDiT (60 blocks,
-// random bf16-sized weights served from memory) timed per forward at 512², 1024² and 1328² (batch 1; a CFG
-// step is two forwards), with peak GPU memory and the per-op time split from device timestamps. Prints the
-// ratio to diffusers' transformer_forward_ms in anchors.json (measured on an H200).
+// random bf16-sized weights served from memory) timed per forward at 512², 1024² and 1328² (batch 1), and per
+// CFG step (cond and uncond as one batch of two, and as two forwards), with peak GPU memory and the per-op
+// time split from device timestamps. Prints the ratios to diffusers' transformer_forward_ms in anchors.json
+// (measured on an H200, batch 1 and batch 2).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -72,9 +73,10 @@ int bench_transformer(const std::vector<std::string>& argv) {
         "                                       [--repeats N] [--backend vulkan|cpu] [--device N] [--anchors FILE]\n"
         "                                       [--vram-budget GIB] [--json FILE]\n\n"
         "Times full-size transformer forwards (random weights, %lld text tokens, batch 1) per image size: median\n"
-        "of N forwards after one warm-up, peak backend memory, and the per-op device-time split; and the median of\n"
-        "N guided steps (two forwards at one timestep sharing the modulation vectors, as generate runs them).\n"
-        "Ratios are to diffusers' transformer_forward_ms in anchors.json (an H200).\n"
+        "of N forwards after one warm-up, peak backend memory, and the per-op device-time split; then the median\n"
+        "of N guided steps as generate runs them (cond and uncond as one batch of two) and, for comparison, as\n"
+        "two forwards one after the other (sharing the modulation vectors; generate --cfg-sequential).\n"
+        "Ratios are to diffusers' transformer_forward_ms in anchors.json (an H200; batch 1 and batch 2).\n"
         "--vram-budget GIB streams the blocks that do not fit GIB (planned for the largest size, as generate\n"
         "does) from host memory; the op split then shows the copies as copy_into.\n",
         static_cast<long long>(kTextTokens));
@@ -116,7 +118,8 @@ int bench_transformer(const std::vector<std::string>& argv) {
   b.flush();
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   const double weights_gib = double(b.memory_stats().in_use) / kGiB;
-  std::printf("device: %s\ntransformer: %d blocks, weights on device %.2f GiB (built in %.1f s)\n", b.name().c_str(),
+  std::printf("device: %s (%s)\ntransformer: %d blocks, weights on device %.2f GiB (built in %.1f s)\n",
+              cli::backend_device_name(b, args).c_str(), b.name().c_str(),
               model.transformer.num_layers, weights_gib, load_s);
   const WeightStream* stream = mmdit.weight_stream();
   const int streamed = stream ? stream->groups() : 0;
@@ -126,8 +129,18 @@ int bench_transformer(const std::vector<std::string>& argv) {
 
   std::mt19937 rng{static_cast<uint32_t>(seed)};
   nlohmann::json results = nlohmann::json::array();
-  std::printf("%-10s %8s %12s %12s %12s %14s %10s\n", "size", "tokens", "ms/forward", "CFG step ms", "peak GiB",
-              "diffusers ms", "ratio");
+  std::printf("%-8s %7s %10s %9s %11s %9s %10s %9s %9s %9s\n", "size", "tokens", "ms/fwd", "ratio", "CFG step",
+              "ratio", "CFG seq.", "peak GiB", "CFG GiB", "ms/fwd");
+  std::printf("%-8s %7s %10s %9s %11s %9s %10s %9s %9s %9s\n", "", "", "batch 1", "diffusers", "batch 2 ms",
+              "diffusers", "2 fwd ms", "batch 1", "batch 2", "diffusers");
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  auto anchor = [&](int64_t size, int batch) {
+    const std::string key = std::to_string(size) + "x" + std::to_string(size) + ".txt64.batch" + std::to_string(batch);
+    return anchors.is_object() ? anchors.value("transformer_forward_ms", nlohmann::json::object()).value(key, 0.0) : 0.0;
+  };
   for (int64_t size : sizes) {
     const int64_t hp = size / kPixelsPerToken, wp = size / kPixelsPerToken;
     Tensor prompt = random_tensor(b, {kTextTokens, model.transformer.joint_attention_dim}, rng);
@@ -148,27 +161,37 @@ int bench_transformer(const std::vector<std::string>& argv) {
       if (profile) split = b.op_timings();
     }
     b.set_profiling(false);
-    // Guided steps: the second forward reuses the first one's modulation vectors (Mmdit::Modulation).
-    std::vector<double> step_wall;
+    const double ms = median(wall), peak = double(b.memory_stats().peak) / kGiB;
+    // Guided steps, both prompts of kTextTokens tokens as in diffusers' batch-2 figure: one batch of two (after
+    // one warm-up), then two forwards sharing the modulation vectors (Mmdit::Modulation).
+    const Mmdit::Context* pair[] = {&ctx, &ctx};
+    mmdit.forward_batch(latents, kTimestep, pair);
+    b.flush();
+    b.reset_peak_memory();
+    std::vector<double> batch_wall, sequential_wall;
+    for (int r = 0; r < repeats; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      std::vector<Tensor> v = mmdit.forward_batch(latents, kTimestep, pair);
+      b.flush();
+      batch_wall.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    const double batch_peak = double(b.memory_stats().peak) / kGiB;
     for (int r = 0; r < repeats; ++r) {
       Mmdit::Modulation modulation;
       const auto t0 = std::chrono::steady_clock::now();
       Tensor cond = mmdit.forward(latents, kTimestep, ctx, {}, "", &modulation);
       Tensor uncond = mmdit.forward(latents, kTimestep, ctx, {}, "", &modulation);
       b.flush();
-      step_wall.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      sequential_wall.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
-    std::sort(step_wall.begin(), step_wall.end());
-    const double step_ms = step_wall[step_wall.size() / 2];
-    std::sort(wall.begin(), wall.end());
-    const double ms = wall[wall.size() / 2];
-    const double peak = double(b.memory_stats().peak) / kGiB;
-    const std::string key = std::to_string(size) + "x" + std::to_string(size) + ".txt64.batch1";
-    const double ref = anchors.is_object() ? anchors.value("transformer_forward_ms", nlohmann::json::object()).value(key, 0.0) : 0.0;
-    char ratio[32] = "";
+    const double step_ms = median(batch_wall), sequential_ms = median(sequential_wall);
+    const double ref = anchor(size, 1), ref2 = anchor(size, 2);
+    char ratio[32] = "", ratio2[32] = "";
     if (ref > 0) std::snprintf(ratio, sizeof ratio, "%.2fx", ms / ref);
-    std::printf("%-10s %8lld %12.1f %12.1f %12.2f %14.1f %10s\n", (std::to_string(size) + "²").c_str(),
-                static_cast<long long>(hp * wp + kTextTokens), ms, step_ms, peak, ref, ratio);
+    if (ref2 > 0) std::snprintf(ratio2, sizeof ratio2, "%.2fx", step_ms / ref2);
+    std::printf("%-8s %7lld %10.1f %9s %11.1f %9s %10.1f %9.2f %9.2f %9.1f\n", (std::to_string(size) + "²").c_str(),
+                static_cast<long long>(hp * wp + kTextTokens), ms, ratio, step_ms, ratio2, sequential_ms, peak,
+                batch_peak, ref);
     std::sort(split.begin(), split.end(), [](const OpTiming& a, const OpTiming& c) { return a.total_ms > c.total_ms; });
     double total = 0;
     for (const auto& t : split) total += t.total_ms;
@@ -179,13 +202,18 @@ int bench_transformer(const std::vector<std::string>& argv) {
       ops.push_back({{"op", t.op}, {"count", t.count}, {"ms", t.total_ms}});
     }
     results.push_back({{"size", size}, {"tokens", hp * wp + kTextTokens}, {"ms_per_forward", ms}, {"cfg_step_ms", step_ms},
-                       {"peak_gib", peak}, {"diffusers_h200_ms", ref}, {"ratio_to_diffusers", ref > 0 ? ms / ref : 0.0},
+                       {"cfg_step_sequential_ms", sequential_ms}, {"peak_gib", peak}, {"cfg_step_peak_gib", batch_peak},
+                       {"diffusers_h200_ms", ref}, {"ratio_to_diffusers", ref > 0 ? ms / ref : 0.0},
+                       {"diffusers_h200_batch2_ms", ref2}, {"cfg_ratio_to_diffusers", ref2 > 0 ? step_ms / ref2 : 0.0},
                        {"streamed_blocks", streamed}, {"streamed_gb_per_forward", streamed_gb}, {"ops", ops}});
   }
-  std::printf("(diffusers figures: anchors.json, PyTorch eager bf16 + SDPA on an NVIDIA H200, not this device)\n");
+  const std::string device = cli::backend_device_name(b, args);
+  const bool same_gpu_type = device.find("H200") != std::string::npos;
+  std::printf("(diffusers figures: anchors.json, PyTorch eager bf16 + SDPA on an NVIDIA H200, %s)\n",
+              same_gpu_type ? "the same GPU type as this device" : "not this device");
   if (auto path = args.get("--json")) {
     std::ofstream f(*path);
-    f << nlohmann::json{{"device", b.name()}, {"repeats", repeats}, {"weights_gib", weights_gib},
+    f << nlohmann::json{{"device", device}, {"backend", b.name()}, {"repeats", repeats}, {"weights_gib", weights_gib},
                         {"vram_budget_gib", budget_gib.value_or(0.0)}, {"resident_blocks", offload.resident_blocks},
                         {"ring_slots", offload.slots},
                         {"diffusers_device", "NVIDIA H200 (anchors.json)"}, {"results", results}}

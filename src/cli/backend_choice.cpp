@@ -62,4 +62,10 @@ bool backend_memory_is_system_ram(const Backend& backend, const Args& args) {
   return d && d->type == "cpu";
 }
 
+std::string backend_device_name(const Backend& backend, const Args& args) {
+  if (backend.name() == "cpu") return "CPU (fp32 reference backend)";
+  const auto d = chosen_vulkan_device(args);
+  return d ? d->name : backend.name();
+}
+
 }  // namespace qi::cli

@@ -21,6 +21,9 @@ uint64_t backend_memory_bytes(const Backend& backend, const Args& args);
 // streaming weights from host memory then saves nothing.
 bool backend_memory_is_system_ram(const Backend& backend, const Args& args);
 
+// The device's name for reports ("NVIDIA H200", ...): the chosen Vulkan device's, or the CPU backend's.
+std::string backend_device_name(const Backend& backend, const Args& args);
+
 std::unique_ptr<Backend> make_backend(const std::string& kind, const std::string& device, int threads, bool verbose);
 
 }  // namespace qi::cli

@@ -37,6 +37,8 @@ constexpr const char* kGenerateHelp =
     "  --width W, --height H       image size (default 1328x1328). Sizes are floored to multiples of 16\n"
     "                              (VAE factor 8 x patch 2) with a warning, as diffusers does\n"
     "  --steps N                   denoising steps (default 50)\n"
+    "  --cfg-sequential            run a guided step's two transformer passes one after the other instead of\n"
+    "                              as one batch of two (less activation memory, slower)\n"
     "  --seed S                    noise seed (default: random). Draws exactly what\n"
     "                              torch.randn(..., generator=torch.Generator(\"cpu\").manual_seed(S)) draws in\n"
     "                              float32, so seeds match diffusers/ComfyUI runs with an fp32 CPU generator\n"
@@ -121,7 +123,7 @@ int cmd_generate(const std::vector<std::string>& argv) {
             {"--model", "--prompt", "--negative-prompt", "--cfg", "--width", "--height", "--steps", "--seed", "--noise",
              "--max-sequence-length", "--output", "--batch-count", "--backend", "--device", "--threads", "--dump",
              "--random-weights", "--tokenizer", "--vram-budget"},
-            {"--help", "--quiet"});
+            {"--help", "--quiet", "--cfg-sequential"});
   if (args.has("--help")) {
     std::printf("%s", kGenerateHelp);
     return 0;
@@ -145,6 +147,7 @@ int cmd_generate(const std::vector<std::string>& argv) {
   o.width = floor_size(args.get_int("--width", 1, kMaxSide).value_or(1328), "--width");
   o.height = floor_size(args.get_int("--height", 1, kMaxSide).value_or(1328), "--height");
   o.steps = int(args.get_int("--steps", 1, kMaxSteps).value_or(50));
+  o.batch_cfg = !args.has("--cfg-sequential");
   o.max_sequence_length = int(args.get_int("--max-sequence-length", 1, 1024).value_or(512));
   if (args.has("--seed") && args.has("--noise")) throw UsageError("--seed and --noise exclude each other");
   o.seed = args.get_uint64("--seed").value_or(std::random_device{}() | (uint64_t(std::random_device{}()) << 32));

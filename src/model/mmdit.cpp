@@ -1,5 +1,6 @@
 #include "model/mmdit.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -107,7 +108,7 @@ Mmdit::Context Mmdit::prepare(const Tensor& prompt_embeds, int64_t hp, int64_t w
 }
 
 AttentionOperands Mmdit::project_qkv(const Stream& s, const Tensor& x, const Tensor& shift, const Tensor& scale,
-                                     int64_t len, const Tensor& rope, int copies) const {
+                                     int64_t batch, int64_t len, const Tensor& rope, int copies) const {
   const int64_t H = config_.num_attention_heads, hd = config_.attention_head_dim;
   // One call for the three projections of the modulated x (a backend prepares it once); the weight copies
   // that would have been recorded before each of them go before it.
@@ -118,20 +119,49 @@ AttentionOperands Mmdit::project_qkv(const Stream& s, const Tensor& x, const Ten
   const std::vector<Tensor> y = backend_.modulated_matmul_many(x, shift, scale, config_.norm_eps, w, args);
   // The per-head Q/K norm and RoPE go with the operands: the attention applies them (a backend may fold
   // them into its operand packing).
-  return AttentionOperands{y[0].reshape({1, len, H, hd}), y[1].reshape({1, len, H, hd}), y[2].reshape({1, len, H, hd}),
+  return AttentionOperands{y[0].reshape({batch, len, H, hd}), y[1].reshape({batch, len, H, hd}),
+                           y[2].reshape({batch, len, H, hd}),
                            {s.norm_q, s.norm_k, rope, config_.norm_eps, RopeStyle::Interleaved}};
 }
 
 Tensor Mmdit::forward(const Tensor& latents, float timestep, const Context& ctx, const TensorSink& sink,
                       const std::string& prefix, Modulation* modulation) const {
-  const int64_t D = config_.hidden(), N = ctx.hp * ctx.wp, L = ctx.text_len;
+  const Context* contexts[] = {&ctx};
+  const std::string prefixes[] = {prefix};
+  return forward_batch(latents, timestep, contexts, sink, prefixes, modulation).front();
+}
+
+std::vector<Tensor> Mmdit::forward_batch(const Tensor& latents, float timestep, std::span<const Context* const> contexts,
+                                         const TensorSink& sink, std::span<const std::string> prefixes,
+                                         Modulation* modulation) const {
+  if (contexts.empty()) throw InputError("transformer: a batch needs at least one prompt");
+  const Context& first = *contexts.front();
+  const int64_t D = config_.hidden(), N = first.hp * first.wp, B = int64_t(contexts.size());
   if (latents.rank() != 2 || latents.dim(0) != N || latents.dim(1) != config_.in_channels)
-    throw InputError("transformer: latents " + latents.describe() + " do not match the " + std::to_string(ctx.hp) +
-                     "x" + std::to_string(ctx.wp) + " patch grid");
+    throw InputError("transformer: latents " + latents.describe() + " do not match the " + std::to_string(first.hp) +
+                     "x" + std::to_string(first.wp) + " patch grid");
+  // The batch's text length L (the longest prompt's; its RoPE table covers the shorter ones', whose positions
+  // are its first ones) and the key mask when a prompt is shorter: its padding rows are no keys.
+  const Context* longest = &first;
+  for (const Context* c : contexts) {
+    if (c->hp != first.hp || c->wp != first.wp)
+      throw InputError("transformer: the prompts of a batch must share one patch grid");
+    if (c->text_len > longest->text_len) longest = c;
+  }
+  const int64_t L = longest->text_len;
   const float eps = config_.norm_eps;
+  AttentionArgs attn;
+  attn.scale = float(1.0 / std::sqrt(double(config_.attention_head_dim)));
+  if (std::any_of(contexts.begin(), contexts.end(), [&](const Context* c) { return c->text_len < L; })) {
+    std::vector<float> mask(size_t(B * (L + N)), 1.0f);  // keys text first, then image (joint_attention)
+    for (int64_t b = 0; b < B; ++b)
+      std::fill(mask.begin() + b * (L + N) + contexts[size_t(b)]->text_len, mask.begin() + b * (L + N) + L, 0.0f);
+    attn.key_mask = backend_.from_host_f32(mask, {B, L + N});
+  }
 
   // The modulation vectors: reused from `modulation` where it holds this timestep's, else computed from the
   // timestep embedding temb [1, D] (every modulation uses SiLU(temb)) and, given `modulation`, kept there.
+  // One set serves the whole batch (one timestep).
   const bool reuse = modulation && modulation->filled && modulation->timestep == timestep &&
                      modulation->img.size() == blocks_.size() && modulation->txt.size() == blocks_.size();
   Modulation computed;
@@ -147,10 +177,29 @@ Tensor Mmdit::forward(const Tensor& latents, float timestep, const Context& ctx,
   }
   const Modulation& mods = reuse ? *modulation : computed;
 
-  Tensor img = apply(img_in_, latents);
-  Tensor txt = ctx.text;
-  AttentionArgs attn;
-  attn.scale = float(1.0 / std::sqrt(double(config_.attention_head_dim)));
+  // The streams of the batch, prompt after prompt: the image rows [B·N, D] (every prompt sees the same
+  // latents) and the text rows [B·L, D], each prompt's padded to L.
+  const Tensor img_one = apply(img_in_, latents);
+  Tensor img = img_one, txt;
+  for (int64_t b = 1; b < B; ++b) img = backend_.concat(img, img_one, 0);
+  for (int64_t b = 0; b < B; ++b) {
+    const Context& c = *contexts[size_t(b)];
+    Tensor rows = c.text;
+    if (c.text_len < L)
+      rows = backend_.concat(rows, backend_.from_host_f32(std::vector<float>(size_t((L - c.text_len) * D), 0.0f),
+                                                          {L - c.text_len, D}), 0);
+    txt = b == 0 ? rows : backend_.concat(txt, rows, 0);
+  }
+  // Each prompt's rows of the streams for the sink (slices only when there is one).
+  auto emit_block = [&](size_t bi) {
+    if (!sink) return;
+    for (int64_t b = 0; b < B && size_t(b) < prefixes.size(); ++b) {
+      const std::string name = prefixes[size_t(b)] + ".block" + std::to_string(bi);
+      const int64_t len = contexts[size_t(b)]->text_len;
+      emit(sink, name + ".txt", B == 1 && len == L ? txt : backend_.slice(txt, 0, b * L, len));
+      emit(sink, name + ".img", B == 1 ? img : backend_.slice(img, 0, b * N, N));
+    }
+  };
 
   Block staged;  // a streamed block with its device slot's weights
   for (size_t bi = 0; bi < blocks_.size(); ++bi) {
@@ -164,12 +213,12 @@ Tensor Mmdit::forward(const Tensor& latents, float timestep, const Context& ctx,
     const std::vector<Tensor>& mod_txt = mods.txt[bi];
 
     // Joint attention, text first; the modulated norms feed the projections directly.
-    const AttentionOperands qkv_img = project_qkv(b.img, img, mod_img[kShift1], mod_img[kScale1], N,
-                                                  ctx.image_rope, kCopiesBeforeProjection);
+    const AttentionOperands qkv_img = project_qkv(b.img, img, mod_img[kShift1], mod_img[kScale1], B, N,
+                                                  first.image_rope, kCopiesBeforeProjection);
     const AttentionOperands qkv_txt =
-        project_qkv(b.txt, txt, mod_txt[kShift1], mod_txt[kScale1], L, ctx.text_rope, 0);
+        project_qkv(b.txt, txt, mod_txt[kShift1], mod_txt[kScale1], B, L, longest->text_rope, 0);
     const AttentionSplit o = backend_.joint_attention(qkv_txt, qkv_img, attn);
-    Tensor o_img = o.second.reshape({N, D});
+    Tensor o_img = o.second.reshape({B * N, D});
     img = apply(b.img.out, o_img, {.residual = img, .gate = mod_img[kGate1].reshape({D})},
                 kCopiesBeforeProjection);
 
@@ -180,20 +229,23 @@ Tensor Mmdit::forward(const Tensor& latents, float timestep, const Context& ctx,
     // After the last block only the image stream is read (spec §3.5): its text-side tail is skipped unless
     // a sink wants to see it.
     if (!last || sink) {
-      Tensor o_txt = o.first.reshape({L, D});
+      Tensor o_txt = o.first.reshape({B * L, D});
       txt = apply(b.txt.out, o_txt, {.residual = txt, .gate = mod_txt[kGate1].reshape({D})});
       txt = feed_forward(b.txt, txt, mod_txt[kShift2], mod_txt[kScale2],
                          mod_txt[kGate2].reshape({D}));
     }
-    emit(sink, prefix + ".block" + std::to_string(bi) + ".txt", txt);
-    emit(sink, prefix + ".block" + std::to_string(bi) + ".img", img);
+    emit_block(bi);
   }
 
   if (!reuse) computed.out = backend_.chunk(apply(norm_out_, silu_temb), -1, kOutChunks);
   Tensor y = backend_.layer_norm_modulate(img, mods.out[kOutShift], mods.out[kOutScale], eps);
   static_assert(kOutChunks == 2 && kModChunks == 6, "modulation layouts of spec §3.5 / §3.8");
   if (modulation && !reuse) *modulation = std::move(computed);
-  return apply(proj_out_, y);
+  y = apply(proj_out_, y);
+  if (B == 1) return {y};
+  std::vector<Tensor> velocities;
+  for (int64_t b = 0; b < B; ++b) velocities.push_back(backend_.slice(y, 0, b * N, N));
+  return velocities;
 }
 
 }  // namespace qi

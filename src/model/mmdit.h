@@ -3,6 +3,7 @@
 // attention (text first), GELU-tanh MLPs and gated residuals, then norm_out and proj_out. Sizes come from
 // the config; nothing is hard-coded.
 #pragma once
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,13 @@ class Mmdit {
   // `modulation` (optional): the step's modulation vectors, computed into it or reused from it (above).
   Tensor forward(const Tensor& latents, float timestep, const Context& ctx, const TensorSink& sink = {},
                  const std::string& prefix = "", Modulation* modulation = nullptr) const;
+  // The forwards of several prompts (contexts of one patch grid) on the same latents and timestep as one
+  // batch: the two of a guided step in one pass over the weights. The texts are padded to the longest with
+  // zero rows that the attention masks out as keys; each prompt's velocity is what forward() returns for it.
+  // The sink receives "<prefixes[b]>.block{j}.{txt,img}" of each prompt b that has a prefix (its own rows).
+  std::vector<Tensor> forward_batch(const Tensor& latents, float timestep, std::span<const Context* const> contexts,
+                                    const TensorSink& sink = {}, std::span<const std::string> prefixes = {},
+                                    Modulation* modulation = nullptr) const;
 
   const TransformerConfig& config() const { return config_; }
   const WeightUploadStats& upload_stats() const { return stats_; }
@@ -75,8 +83,8 @@ class Mmdit {
 
   // Runs one stream's half of a block up to the attention inputs, from its residual stream x and the
   // attention's modulation.
-  AttentionOperands project_qkv(const Stream& s, const Tensor& x, const Tensor& shift, const Tensor& scale, int64_t len,
-                                const Tensor& rope, int copies) const;
+  AttentionOperands project_qkv(const Stream& s, const Tensor& x, const Tensor& shift, const Tensor& scale, int64_t batch,
+                                int64_t len, const Tensor& rope, int copies) const;
 
   TransformerConfig config_;
   Backend& backend_;

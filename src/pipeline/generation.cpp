@@ -222,21 +222,29 @@ GenerationResult Generator::generate(const GenerationOptions& o, const TensorSin
     const Mmdit::Context ctx_c = transformer_->prepare(cond, hp, wp);
     const Mmdit::Context ctx_u = cfg ? transformer_->prepare(uncond, hp, wp) : Mmdit::Context{};
     const auto t0 = Clock::now();
-    // The step's modulation vectors, computed by the conditional forward and reused by the unconditional one.
+    // Run one after the other, the forwards of a step share its modulation vectors (computed by the first).
     Mmdit::Modulation modulation;
+    const Mmdit::Context* batch[] = {&ctx_c, &ctx_u};
     for (int i = 0; i < o.steps; ++i) {
       // fp32 pipeline: the model sees t/1000 with t = 1000·σ in fp32 (spec §2.7, no bf16 quantisation).
       const float t_model = model_timestep_fp32(sched.timesteps[size_t(i)]);
       const std::string step = "transformer.step" + std::to_string(i);
       if (sink) sink(step + ".cond.timestep", backend_.from_host_f32({t_model}, {1}));
-      Tensor vc = transformer_->forward(x, t_model, ctx_c, i == 0 ? sink : TensorSink{}, step + ".cond", &modulation);
-      emit(sink, step + ".cond.output", vc);
-      Tensor vu;
-      if (cfg) {
-        if (sink) sink(step + ".uncond.timestep", backend_.from_host_f32({t_model}, {1}));
-        vu = transformer_->forward(x, t_model, ctx_u, {}, step + ".uncond", &modulation);
-        emit(sink, step + ".uncond.output", vu);
+      if (sink && cfg) sink(step + ".uncond.timestep", backend_.from_host_f32({t_model}, {1}));
+      // The block outputs of the first call only (the conditional pass of step 0).
+      const TensorSink block_sink = i == 0 ? sink : TensorSink{};
+      Tensor vc, vu;
+      if (cfg && o.batch_cfg) {
+        const std::string prefixes[] = {step + ".cond"};
+        std::vector<Tensor> v = transformer_->forward_batch(x, t_model, batch, block_sink, prefixes);
+        vc = v[0];
+        vu = v[1];
+      } else {
+        vc = transformer_->forward(x, t_model, ctx_c, block_sink, step + ".cond", &modulation);
+        if (cfg) vu = transformer_->forward(x, t_model, ctx_u, {}, step + ".uncond", &modulation);
       }
+      emit(sink, step + ".cond.output", vc);
+      if (cfg) emit(sink, step + ".uncond.output", vu);
       const float dt = sched.sigmas[size_t(i) + 1] - sched.sigmas[size_t(i)];
       x = backend_.guided_euler_step(x, vc, vu, o.cfg, dt);
       emit(sink, "latents.after_step" + std::to_string(i), x);

@@ -40,6 +40,9 @@ struct GenerationOptions {
   // Frees the transformer's weights before decoding, so the VAE never shares the device with them (lowest
   // peak memory; set it for the last image of a batch).
   bool release_transformer_before_decode = false;
+  // With CFG, the two transformer passes of a step run as one batch of two (one pass over the weights, the
+  // shorter prompt padded and masked); false runs them one after the other (half the activation memory).
+  bool batch_cfg = true;
 };
 
 struct StageReport {
