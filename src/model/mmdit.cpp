@@ -179,9 +179,11 @@ std::vector<Tensor> Mmdit::forward_batch(const Tensor& latents, float timestep, 
 
   // The streams of the batch, prompt after prompt: the image rows [B·N, D] (every prompt sees the same
   // latents) and the text rows [B·L, D], each prompt's padded to L.
-  const Tensor img_one = apply(img_in_, latents);
-  Tensor img = img_one, txt;
-  for (int64_t b = 1; b < B; ++b) img = backend_.concat(img, img_one, 0);
+  Tensor img = apply(img_in_, latents), txt;
+  if (B > 1) {
+    const Tensor one = img;
+    for (int64_t b = 1; b < B; ++b) img = backend_.concat(img, one, 0);
+  }
   for (int64_t b = 0; b < B; ++b) {
     const Context& c = *contexts[size_t(b)];
     Tensor rows = c.text;
@@ -212,15 +214,20 @@ std::vector<Tensor> Mmdit::forward_batch(const Tensor& latents, float timestep, 
     const std::vector<Tensor>& mod_img = mods.img[bi];
     const std::vector<Tensor>& mod_txt = mods.txt[bi];
 
-    // Joint attention, text first; the modulated norms feed the projections directly.
-    const AttentionOperands qkv_img = project_qkv(b.img, img, mod_img[kShift1], mod_img[kScale1], B, N,
-                                                  first.image_rope, kCopiesBeforeProjection);
-    const AttentionOperands qkv_txt =
-        project_qkv(b.txt, txt, mod_txt[kShift1], mod_txt[kScale1], B, L, longest->text_rope, 0);
-    const AttentionSplit o = backend_.joint_attention(qkv_txt, qkv_img, attn);
-    Tensor o_img = o.second.reshape({B * N, D});
-    img = apply(b.img.out, o_img, {.residual = img, .gate = mod_img[kGate1].reshape({D})},
+    // Joint attention, text first; the modulated norms feed the projections directly. Each activation is
+    // let go as soon as it has been read (q, k and v after the attention, its image output after the
+    // projection), so that the peak of the block (the MLP's) holds only what is still needed.
+    AttentionSplit o;
+    {
+      const AttentionOperands qkv_img = project_qkv(b.img, img, mod_img[kShift1], mod_img[kScale1], B, N,
+                                                    first.image_rope, kCopiesBeforeProjection);
+      const AttentionOperands qkv_txt =
+          project_qkv(b.txt, txt, mod_txt[kShift1], mod_txt[kScale1], B, L, longest->text_rope, 0);
+      o = backend_.joint_attention(qkv_txt, qkv_img, attn);
+    }
+    img = apply(b.img.out, o.second.reshape({B * N, D}), {.residual = img, .gate = mod_img[kGate1].reshape({D})},
                 kCopiesBeforeProjection);
+    o.second = Tensor();
 
     // The copies recorded before each of the two MLP matmuls go before the one feed-forward call.
     img = feed_forward(b.img, img, mod_img[kShift2], mod_img[kScale2], mod_img[kGate2].reshape({D}),
