@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, AddressSanitizer + UndefinedBehaviorSanitizer) into build-fuzz and
-# runs each for a bounded time: tools/run_fuzzers.sh [SECONDS_PER_TARGET]   (default 60).
+# runs each for a bounded time: tools/run_fuzzers.sh [SECONDS_PER_TARGET]   (default 30).
 # Seeds come from fuzz/corpus/<target> (read only); new inputs go to build-fuzz/corpus/<target>; a crash
 # leaves its input as build-fuzz/crash-* and makes the script fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECONDS_PER_TARGET=${1:-60}
+SECONDS_PER_TARGET=${1:-30}
 TARGETS=(fuzz_safetensors fuzz_config fuzz_tokenizer)
 
 # -O1 -g1 (line tables): what libFuzzer's documentation builds with, and much quicker to compile than -O2 -g.

@@ -20,6 +20,9 @@ took() {
 ./tools/install_deps.sh
 took "dependencies"
 JOBS=${JOBS:-$(nproc)}
+# Ninja for new build trees (an existing tree keeps the generator it was made with): on the 2-core CI machine
+# it built the sanitizer tree in 365 s against 394 s with make (2026-11-23).
+export CMAKE_GENERATOR=${CMAKE_GENERATOR:-Ninja}
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$JOBS"
 took "Release build"
@@ -55,6 +58,6 @@ if [[ ${QI_SKIP_ASAN:-0} != 1 ]]; then
 fi
 
 if [[ ${QI_SKIP_FUZZ:-0} != 1 ]]; then
-  ./tools/run_fuzzers.sh "${QI_FUZZ_SECONDS:-60}"
+  ./tools/run_fuzzers.sh "${QI_FUZZ_SECONDS:-30}"
   took "fuzzers"
 fi
