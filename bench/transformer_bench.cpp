@@ -118,8 +118,9 @@ int bench_transformer(const std::vector<std::string>& argv) {
   b.flush();
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   const double weights_gib = double(b.memory_stats().in_use) / kGiB;
+  const std::string device = cli::backend_device_name(b, args);
   std::printf("device: %s (%s)\ntransformer: %d blocks, weights on device %.2f GiB (built in %.1f s)\n",
-              cli::backend_device_name(b, args).c_str(), b.name().c_str(),
+              device.c_str(), b.name().c_str(),
               model.transformer.num_layers, weights_gib, load_s);
   const WeightStream* stream = mmdit.weight_stream();
   const int streamed = stream ? stream->groups() : 0;
@@ -207,7 +208,6 @@ int bench_transformer(const std::vector<std::string>& argv) {
                        {"diffusers_h200_batch2_ms", ref2}, {"cfg_ratio_to_diffusers", ref2 > 0 ? step_ms / ref2 : 0.0},
                        {"streamed_blocks", streamed}, {"streamed_gb_per_forward", streamed_gb}, {"ops", ops}});
   }
-  const std::string device = cli::backend_device_name(b, args);
   const bool same_gpu_type = device.find("H200") != std::string::npos;
   std::printf("(diffusers figures: anchors.json, PyTorch eager bf16 + SDPA on an NVIDIA H200, %s)\n",
               same_gpu_type ? "the same GPU type as this device" : "not this device");

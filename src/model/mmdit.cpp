@@ -198,7 +198,7 @@ std::vector<Tensor> Mmdit::forward_batch(const Tensor& latents, float timestep, 
     for (int64_t b = 0; b < B && size_t(b) < prefixes.size(); ++b) {
       const std::string name = prefixes[size_t(b)] + ".block" + std::to_string(bi);
       const int64_t len = contexts[size_t(b)]->text_len;
-      emit(sink, name + ".txt", B == 1 && len == L ? txt : backend_.slice(txt, 0, b * L, len));
+      emit(sink, name + ".txt", B == 1 ? txt : backend_.slice(txt, 0, b * L, len));
       emit(sink, name + ".img", B == 1 ? img : backend_.slice(img, 0, b * N, N));
     }
   };

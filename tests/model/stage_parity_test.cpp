@@ -23,8 +23,9 @@ namespace {
 constexpr double kCpuRelL2 = 1e-4;
 
 struct StageFixture {
+  explicit StageFixture(std::unique_ptr<Backend> b = make_cpu_backend()) : backend(std::move(b)) {}
   ModelDir model = ModelDir::open(test::tiny_a_dir() / "model");
-  std::unique_ptr<Backend> backend = make_cpu_backend();
+  std::unique_ptr<Backend> backend;
 
   Tensor upload(const test::ReferenceTensor& r) { return backend->from_host_f32(r.values, r.shape); }
   void expect_close(const Tensor& actual, const std::string& reference_name, double rel_l2 = kCpuRelL2) {
@@ -110,19 +111,15 @@ TEST_F(StageParity, TransformerSharedModulationIsExact) {
 // on the CPU and on Vulkan. Not bit-equal on the tensor-core path: a batch's GEMMs may split K differently, and
 // V's per-head fp16 scale covers the padding rows too (H200: 3.8e-5 relative L2; a missing mask gives 3e-3).
 constexpr double kTensorCoreBatchRelL2 = 2e-4;
-void expect_batch_matches_separate_forwards(Backend& backend, double rel_l2) {
-  ModelDir model = ModelDir::open(test::tiny_a_dir() / "model");
-  TensorStore store = model.transformer_weights();
-  Mmdit dit(model.transformer, store, backend);
-  auto upload = [&](const std::string& name) {
-    const test::ReferenceTensor r = test::reference_tensor(name);
-    return backend.from_host_f32(r.values, r.shape);
-  };
+void expect_batch_matches_separate_forwards(StageFixture& f, double rel_l2) {
+  Backend& backend = *f.backend;
+  TensorStore store = f.model.transformer_weights();
+  Mmdit dit(f.model.transformer, store, backend);
   const int64_t hp = 112 / 16, wp = 80 / 16;
-  const Mmdit::Context cond = dit.prepare(upload("prompt_embeds.prompt"), hp, wp);
-  const Mmdit::Context uncond = dit.prepare(upload("prompt_embeds.negative"), hp, wp);
+  const Mmdit::Context cond = dit.prepare(f.upload(test::reference_tensor("prompt_embeds.prompt")), hp, wp);
+  const Mmdit::Context uncond = dit.prepare(f.upload(test::reference_tensor("prompt_embeds.negative")), hp, wp);
   ASSERT_NE(cond.text_len, uncond.text_len) << "the fixture's prompts should differ in length (the masked padding)";
-  const Tensor x = upload("latents.initial");
+  const Tensor x = f.upload(test::reference_tensor("latents.initial"));
   const float t = test::reference_tensor("transformer.step0.cond.timestep").values[0];
   std::map<std::string, std::vector<float>> separate, batched;
   auto keep = [&](std::map<std::string, std::vector<float>>& into) {
@@ -149,13 +146,13 @@ void expect_batch_matches_separate_forwards(Backend& backend, double rel_l2) {
 }
 
 TEST_F(StageParity, TransformerBatchMatchesSeparateForwardsCpu) {
-  auto cpu = make_cpu_backend();
-  expect_batch_matches_separate_forwards(*cpu, 1e-6);
+  StageFixture f;
+  expect_batch_matches_separate_forwards(f, 1e-6);
 }
 
 TEST_F(StageParity, TransformerBatchMatchesSeparateForwardsVulkan) {
-  auto vk = make_vulkan_backend({.validation = true, .verbose = false});
-  expect_batch_matches_separate_forwards(*vk, kTensorCoreBatchRelL2);
+  StageFixture f(make_vulkan_backend({.validation = true, .verbose = false}));
+  expect_batch_matches_separate_forwards(f, kTensorCoreBatchRelL2);
   EXPECT_EQ(vulkan_validation_message_count(), 0u);
 }
 
