@@ -4,12 +4,23 @@
 // flush; up to kBatchesInFlight batches run while the next one records. With profiling on, every command is
 // bracketed by timestamps and its device time is added to its op's total when its batch completes.
 //
+// Commands are not written to the command buffer at once: they wait in a window of a few phases, each a set
+// of commands that touch no range another in it writes, and a new command joins the earliest phase after the
+// last one it conflicts with (RAW, WAR or WAW). So independent work recorded apart, such as the text
+// stream's products after the image stream's in an MMDiT block, shares the stretch between two barriers and
+// runs concurrently: a small latency-bound dispatch fills the SMs that a large one leaves idle. Dependent
+// commands keep their order. The window is written out, oldest phase first, when it is full and before
+// every submission, so a command always lands in the batch that was being recorded when it was made.
+// QI_COMMAND_REORDER=0 in the environment keeps one phase: commands are written in program order.
+//
 // Device loss (VK_ERROR_DEVICE_LOST from a submission or a fence wait) is sticky: from then on nothing runs.
 // Recording a new command and reading results back (throw_if_device_lost) throw RuntimeFailure "the GPU
 // stopped responding ..."; submitting and waiting do not, because they also run in destructors (a stage's
 // end, backend and context teardown): they drop the work and return, so teardown after a loss is safe.
 #pragma once
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -24,6 +35,8 @@
 
 namespace qi::vk {
 
+inline constexpr const char* kCommandReorderEnvVar = "QI_COMMAND_REORDER";
+
 class CommandStream {
  public:
   CommandStream(const Device& device, Allocator& allocator);
@@ -31,11 +44,18 @@ class CommandStream {
   CommandStream(const CommandStream&) = delete;
   CommandStream& operator=(const CommandStream&) = delete;
 
-  // Starts one command accessing these ranges: returns the command buffer to record it into, after any
-  // barrier it needs and its start timestamp. Must be followed by end_command().
-  VkCommandBuffer begin_command(std::span<const BufferRange> reads, std::span<const BufferRange> writes,
-                                std::string_view op);
-  void end_command();
+  // Writes one command into a command buffer (everything it needs captured by value).
+  using Recorder = std::function<void(VkCommandBuffer)>;
+  // One command accessing these ranges: `body` is called with the command buffer when the command leaves the
+  // reordering window (after any barrier it needs and its start timestamp).
+  void record(std::span<const BufferRange> reads, std::span<const BufferRange> writes, std::string_view op,
+              Recorder body);
+  // Writes the reordering window into the batch being recorded (tests; every submission does it).
+  void record_window();
+  // Gives a tensor's memory back to the allocator once every command recorded so far has left the window:
+  // a range reused while a command that touches it still waits there would tie the new owner's commands
+  // to it (a conflict, so a later phase) and keep independent work from meeting.
+  void release(const Allocation& a);
 
   // Submits the recorded batch (no wait).
   void submit();
@@ -82,7 +102,22 @@ class CommandStream {
     std::vector<Allocation> staging;     // freed on completion
   };
 
+  // A command in the reordering window, and a phase of it: commands that may run concurrently.
+  struct Deferred {
+    std::vector<BufferRange> reads, writes;
+    std::string op;
+    Recorder body;
+  };
+  struct Phase {
+    HazardTracker accesses;
+    std::vector<Deferred> commands;
+    std::vector<Allocation> released;  // freed once this phase (and every older one) is written
+  };
+
   Batch& current() { return batches_[current_]; }
+  // Writes one command into the current batch after the barrier it needs.
+  void emit(Deferred& command);
+  void emit_oldest_phase();
   void begin_batch(Batch& b);
   void retire(Batch& b);  // waits for b's fence, collects timestamps, frees staging
   void record_barrier(VkCommandBuffer cb);
@@ -96,7 +131,10 @@ class CommandStream {
   Allocator& allocator_;
   std::vector<Batch> batches_;
   size_t current_ = 0;
-  HazardTracker hazards_;
+  HazardTracker hazards_;  // commands written since the last barrier
+  std::deque<Phase> window_;
+  size_t window_commands_ = 0;
+  size_t window_phases_;  // kWindowPhases, or 1 with QI_COMMAND_REORDER=0
   uint64_t next_serial_ = 1;
   uint64_t completed_serial_ = 0;
   bool profiling_ = false;

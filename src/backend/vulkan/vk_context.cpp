@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <vector>
 
@@ -42,7 +43,7 @@ VulkanStorage::VulkanStorage(std::shared_ptr<Context> ctx, Allocation allocation
 
 void VulkanStorage::mark_written() const { version_ = next_contents_version++; }
 
-VulkanStorage::~VulkanStorage() { ctx_->allocator().free(allocation_, ctx_->stream().recording_serial()); }
+VulkanStorage::~VulkanStorage() { ctx_->stream().release(allocation_); }
 
 std::shared_ptr<Context> Context::create(const VulkanOptions& options, Backend* owner) {
   // The QI_VK_FAULT test hook (vk_fault_injection.h), read once; null when unset.
@@ -76,9 +77,8 @@ std::shared_ptr<Context> Context::create(const VulkanOptions& options, Backend* 
 
   ctx->dummy_ = ctx->allocator_->allocate(kDummyBytes, Arena::Weights);
   BufferRange dummy{ctx->dummy_.buffer(), ctx->dummy_.offset, kDummyBytes};
-  VkCommandBuffer cb = ctx->stream_->begin_command({}, {&dummy, 1}, "init");
-  vkCmdFillBuffer(cb, dummy.buffer, dummy.offset, dummy.size, 0);
-  ctx->stream_->end_command();
+  ctx->stream_->record({}, {&dummy, 1}, "init",
+                       [dummy](VkCommandBuffer cb) { vkCmdFillBuffer(cb, dummy.buffer, dummy.offset, dummy.size, 0); });
   return ctx;
 }
 
@@ -151,9 +151,7 @@ BufferRange Context::range(const Tensor* t, std::string_view op) const {
 void Context::fill(const Tensor& t, uint32_t word, std::string_view op) {
   BufferRange r = range(&t, op);
   if (t.defined()) storage(t, op, "argument").mark_written();
-  VkCommandBuffer cb = stream_->begin_command({}, {&r, 1}, op);
-  vkCmdFillBuffer(cb, r.buffer, r.offset, r.size, word);
-  stream_->end_command();
+  stream_->record({}, {&r, 1}, op, [r, word](VkCommandBuffer cb) { vkCmdFillBuffer(cb, r.buffer, r.offset, r.size, word); });
 }
 
 void Context::upload(const Tensor& dst, const void* src, size_t bytes) {
@@ -177,10 +175,10 @@ void Context::upload(const Tensor& dst, const void* src, size_t bytes) {
     Allocation st = allocator_->allocate(n, Arena::Staging);
     std::memcpy(st.mapped(), p + off, n);
     BufferRange from{st.buffer(), st.offset, n}, to{a.buffer(), a.offset + off, n};
-    VkCommandBuffer cb = stream_->begin_command({&from, 1}, {&to, 1}, "upload");
-    VkBufferCopy region{from.offset, to.offset, n};
-    vkCmdCopyBuffer(cb, from.buffer, to.buffer, 1, &region);
-    stream_->end_command();
+    stream_->record({&from, 1}, {&to, 1}, "upload", [from, to](VkCommandBuffer cb) {
+      const VkBufferCopy region{from.offset, to.offset, to.size};
+      vkCmdCopyBuffer(cb, from.buffer, to.buffer, 1, &region);
+    });
     stream_->release_after_completion(st);
     staged_since_wait_ += n;
   }
@@ -199,10 +197,10 @@ void Context::download(const Tensor& src, void* dst) {
   }
   Allocation rb = allocator_->allocate(bytes, Arena::Readback);
   BufferRange from{a.buffer(), a.offset, bytes}, to{rb.buffer(), rb.offset, bytes};
-  VkCommandBuffer cb = stream_->begin_command({&from, 1}, {&to, 1}, "download");
-  VkBufferCopy region{from.offset, to.offset, bytes};
-  vkCmdCopyBuffer(cb, from.buffer, to.buffer, 1, &region);
-  stream_->end_command();
+  stream_->record({&from, 1}, {&to, 1}, "download", [from, to](VkCommandBuffer cb) {
+    const VkBufferCopy region{from.offset, to.offset, to.size};
+    vkCmdCopyBuffer(cb, from.buffer, to.buffer, 1, &region);
+  });
   stream_->wait_idle();
   std::memcpy(dst, rb.mapped(), bytes);
   allocator_->free(rb, stream_->recording_serial());
@@ -211,11 +209,10 @@ void Context::download(const Tensor& src, void* dst) {
 void Context::dispatch(std::string_view op, std::string_view shader, std::initializer_list<Arg> args,
                        const void* push, size_t push_bytes, Grid grid, std::span<const uint32_t> spec) {
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;  // empty tensors: nothing to do
-  constexpr size_t kMaxBindings = 16;
+  constexpr size_t kMaxBindings = 16;  // push-descriptor bindings of one dispatch
   if (args.size() > kMaxBindings) throw std::logic_error("vulkan dispatch: too many bindings");
   BufferRange reads[kMaxBindings], writes[kMaxBindings];
-  VkDescriptorBufferInfo infos[kMaxBindings];
-  VkWriteDescriptorSet sets[kMaxBindings];
+  std::array<VkDescriptorBufferInfo, kMaxBindings> infos;
   size_t nr = 0, nw = 0, i = 0;
   for (const Arg& arg : args) {
     BufferRange r = range(arg.tensor, op);
@@ -224,21 +221,30 @@ void Context::dispatch(std::string_view op, std::string_view shader, std::initia
       writes[nw++] = r;
       if (arg.tensor && arg.tensor->defined()) storage(*arg.tensor, op, "argument").mark_written();
     }
-    infos[i] = VkDescriptorBufferInfo{r.buffer, r.offset, r.size};
-    sets[i] = VkWriteDescriptorSet{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
-    sets[i].dstBinding = uint32_t(i);
-    sets[i].descriptorCount = 1;
-    sets[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-    sets[i].pBufferInfo = &infos[i];
-    ++i;
+    infos[i++] = VkDescriptorBufferInfo{r.buffer, r.offset, r.size};
   }
   const Pipeline& p = pipelines_->get(shader, uint32_t(args.size()), spec);
-  VkCommandBuffer cb = stream_->begin_command({reads, nr}, {writes, nw}, op);
-  vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
-  device_->push_descriptor_set()(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, uint32_t(args.size()), sets);
-  if (push_bytes) vkCmdPushConstants(cb, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, uint32_t(push_bytes), push);
-  vkCmdDispatch(cb, grid.x, grid.y, grid.z);
-  stream_->end_command();
+  const auto* push_begin = static_cast<const uint8_t*>(push);
+  std::vector<uint8_t> push_copy(push_begin, push_begin + push_bytes);
+  auto push_descriptors = device_->push_descriptor_set();
+  stream_->record({reads, nr}, {writes, nw}, op,
+                  [pipeline = p.pipeline, layout = p.layout, infos, bindings = uint32_t(i), push_copy = std::move(push_copy),
+                   push_descriptors, grid](VkCommandBuffer cb) {
+                    std::array<VkWriteDescriptorSet, kMaxBindings> sets;
+                    for (uint32_t b = 0; b < bindings; ++b) {
+                      sets[b] = VkWriteDescriptorSet{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+                      sets[b].dstBinding = b;
+                      sets[b].descriptorCount = 1;
+                      sets[b].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+                      sets[b].pBufferInfo = &infos[b];
+                    }
+                    vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+                    push_descriptors(cb, VK_PIPELINE_BIND_POINT_COMPUTE, layout, 0, bindings, sets.data());
+                    if (!push_copy.empty())
+                      vkCmdPushConstants(cb, layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, uint32_t(push_copy.size()),
+                                         push_copy.data());
+                    vkCmdDispatch(cb, grid.x, grid.y, grid.z);
+                  });
 }
 
 }  // namespace qi::vk

@@ -81,10 +81,10 @@ void copy_into(Context& ctx, const Tensor& dst, const Tensor& src) {
   const BufferRange read{s.buffer(), s.offset, bytes}, write{d.buffer(), d.offset, bytes};
   // The hazard tracker puts a barrier first if dst is still being read (the previous block in a streaming
   // slot) or src/dst were just written; later readers of dst wait for the copy the same way.
-  VkCommandBuffer cb = ctx.stream().begin_command({&read, 1}, {&write, 1}, "copy_into");
-  const VkBufferCopy region{read.offset, write.offset, bytes};
-  vkCmdCopyBuffer(cb, read.buffer, write.buffer, 1, &region);
-  ctx.stream().end_command();
+  ctx.stream().record({&read, 1}, {&write, 1}, "copy_into", [read, write, bytes](VkCommandBuffer cb) {
+    const VkBufferCopy region{read.offset, write.offset, bytes};
+    vkCmdCopyBuffer(cb, read.buffer, write.buffer, 1, &region);
+  });
 }
 
 }  // namespace qi::vk
