@@ -151,7 +151,8 @@ BufferRange Context::range(const Tensor* t, std::string_view op) const {
 void Context::fill(const Tensor& t, uint32_t word, std::string_view op) {
   BufferRange r = range(&t, op);
   if (t.defined()) storage(t, op, "argument").mark_written();
-  stream_->record({}, {&r, 1}, op, [r, word](VkCommandBuffer cb) { vkCmdFillBuffer(cb, r.buffer, r.offset, r.size, word); });
+  stream_->record({}, {&r, 1}, op,
+                  [r, word](VkCommandBuffer cb) { vkCmdFillBuffer(cb, r.buffer, r.offset, r.size, word); });
 }
 
 void Context::upload(const Tensor& dst, const void* src, size_t bytes) {
@@ -228,8 +229,8 @@ void Context::dispatch(std::string_view op, std::string_view shader, std::initia
   std::vector<uint8_t> push_copy(push_begin, push_begin + push_bytes);
   auto push_descriptors = device_->push_descriptor_set();
   stream_->record({reads, nr}, {writes, nw}, op,
-                  [pipeline = p.pipeline, layout = p.layout, infos, bindings = uint32_t(i), push_copy = std::move(push_copy),
-                   push_descriptors, grid](VkCommandBuffer cb) {
+                  [pipeline = p.pipeline, layout = p.layout, infos, bindings = uint32_t(i),
+                   push_copy = std::move(push_copy), push_descriptors, grid](VkCommandBuffer cb) {
                     std::array<VkWriteDescriptorSet, kMaxBindings> sets;
                     for (uint32_t b = 0; b < bindings; ++b) {
                       sets[b] = VkWriteDescriptorSet{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
