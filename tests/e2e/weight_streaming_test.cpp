@@ -1,6 +1,7 @@
 // Weight streaming end to end (--vram-budget): a random-weight model with 3 transformer blocks and 3
 // text-encoder layers generates the same image, bit for bit, whether its blocks live on the device or stream
-// from host memory through a ring of slots, on the CPU and the Vulkan backend. Bit-identical is the
+// from host memory through a ring of slots, on the CPU and the Vulkan backend (copies recorded among the
+// kernels, or submitted apart: on a transfer queue where there is one, else the compute queue). Bit-identical is the
 // expectation, not a tolerance: streaming changes where a weight's bytes come from (a copy of exactly the
 // bytes upload_weight would have stored), never which kernels run or in what order they reduce.
 #include <gtest/gtest.h>
@@ -30,7 +31,9 @@ struct Outputs {
   std::map<std::string, std::vector<float>> tensors;  // latents after each step, prompt embeddings
 };
 
-class WeightStreaming : public ::testing::TestWithParam<bool> {
+enum class Run { kCpu, kVulkan, kVulkanCopiesApart };
+
+class WeightStreaming : public ::testing::TestWithParam<Run> {
  protected:
   static void SetUpTestSuite() {
     if (!test::have_shared()) return;
@@ -55,7 +58,10 @@ class WeightStreaming : public ::testing::TestWithParam<bool> {
   }
 
   std::unique_ptr<Backend> backend() const {
-    return GetParam() ? make_vulkan_backend({.validation = true, .verbose = false}) : make_cpu_backend();
+    if (GetParam() == Run::kCpu) return make_cpu_backend();
+    const StreamedCopies copies =
+        GetParam() == Run::kVulkan ? StreamedCopies::kInOrder : StreamedCopies::kApart;
+    return make_vulkan_backend({.validation = true, .verbose = false, .streamed_copies = copies});
   }
 
   // Two images (CFG on, 2 steps) from one Generator, so the ring goes round many forward passes and the
@@ -83,11 +89,12 @@ class WeightStreaming : public ::testing::TestWithParam<bool> {
     return r;
   }
 
-  // Every block resident: the reference, made once per backend.
+  // Every block resident: the reference, made once per backend (the way copies go does not matter to it).
   const Outputs& resident() const {
     static std::map<bool, Outputs> made;
-    auto it = made.find(GetParam());
-    if (it == made.end()) it = made.emplace(GetParam(), generate({})).first;
+    const bool vulkan = GetParam() != Run::kCpu;
+    auto it = made.find(vulkan);
+    if (it == made.end()) it = made.emplace(vulkan, generate({})).first;
     return it->second;
   }
 
@@ -121,8 +128,15 @@ TEST_P(WeightStreaming, PartlyResidentAndSingleSlotGiveTheSameImage) {
   expect_identical(generate(mixed), resident(), "partly resident, 1 slot");
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, WeightStreaming, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "vulkan" : "cpu"; });
+INSTANTIATE_TEST_SUITE_P(Backends, WeightStreaming, ::testing::Values(Run::kCpu, Run::kVulkan, Run::kVulkanCopiesApart),
+                         [](const ::testing::TestParamInfo<Run>& info) {
+                           switch (info.param) {
+                             case Run::kCpu: return "cpu";
+                             case Run::kVulkan: return "vulkan";
+                             case Run::kVulkanCopiesApart: return "vulkan_copies_apart";
+                           }
+                           return "unknown";
+                         });
 
 }  // namespace
 }  // namespace qi

@@ -2,7 +2,8 @@
 // poisoned allocations: upload_host_weight keeps a weight in host memory in the same storage format as
 // upload_weight, and copy_into brings it (or any tensor) into a device tensor, ordered like an op: readers
 // recorded before the copy see the old contents, later ones the new. The Vulkan backend runs under the
-// validation layers (synchronization validation included) and must leave them silent.
+// validation layers (synchronization validation included) and must leave them silent, also with the copies
+// submitted apart from the kernels (on the transfer queue where there is one, else on the compute queue).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -19,12 +20,15 @@ namespace {
 struct Case {
   const char* label;
   bool vulkan;
+  StreamedCopies copies = StreamedCopies::kInOrder;
 };
 
 class WeightStreamOps : public ::testing::TestWithParam<Case> {
  protected:
   void SetUp() override {
-    be = GetParam().vulkan ? make_vulkan_backend({.validation = true, .verbose = false}) : make_cpu_backend(2);
+    be = GetParam().vulkan
+             ? make_vulkan_backend({.validation = true, .verbose = false, .streamed_copies = GetParam().copies})
+             : make_cpu_backend(2);
     be->set_poison_allocations(true);
     messages_before = vulkan_validation_message_count();
   }
@@ -132,7 +136,8 @@ TEST_P(WeightStreamOps, VulkanHostWeightsAreNotDeviceMemoryNorOperands) {
   EXPECT_ANY_THROW(be->copy_into(host, be->empty({256, 256}, DType::F16)));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, WeightStreamOps, ::testing::Values(Case{"cpu", false}, Case{"vulkan", true}),
+INSTANTIATE_TEST_SUITE_P(Backends, WeightStreamOps, ::testing::Values(Case{"cpu", false}, Case{"vulkan", true},
+                                           Case{"vulkan_copies_apart", true, StreamedCopies::kApart}),
                          [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.label); });
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "backend/vulkan/vk_cooperative_matrix2.h"
 #include "backend/vulkan/vk_hazards.h"
 #include "backend/vulkan/vk_instance.h"
+#include "backend/vulkan/vk_weight_stream.h"
 #include "core/error.h"
 #include "vulkan/vulkan_test_util.h"
 
@@ -139,6 +140,49 @@ TEST_F(VulkanRuntime, IndependentCommandsShareAPhaseAndResultsKeepProgramOrder) 
     ctx->download(*t, got.data());
     EXPECT_EQ(got.front(), value);
     EXPECT_EQ(got.back(), value);
+  }
+}
+
+// Copies submitted apart from the kernels (the transfer-queue path of streamed weights; on a device without
+// a transfer-only queue, such as lavapipe, on the compute queue itself): a slot copied into, read,
+// overwritten and read again gives each reader the contents copied before it, with nothing waited for on the
+// host in between. A copy that did not wait for the batch reading the slot's previous contents would
+// overwrite them first (it is submitted before that batch), and kernels that did not wait for the copy would
+// read the old contents: each of the two orderings, removed in turn, fails this test.
+TEST_F(VulkanRuntime, CopiesSubmittedApartKeepTheirPlaceAmongTheKernels) {
+  if (const char* env = std::getenv(vk::kTransferQueueEnvVar); env && std::string(env) == "0")
+    GTEST_SKIP() << "copies kept in order by " << vk::kTransferQueueEnvVar;
+  VulkanOptions options = test_vulkan_options();
+  options.streamed_copies = StreamedCopies::kApart;
+  auto ctx = vk::Context::create(options, nullptr);
+  if (!ctx->caps().timeline_semaphore) GTEST_SKIP() << "no timeline semaphores";
+  ASSERT_TRUE(ctx->stream().copies_apart());
+  auto ledger = std::make_shared<vk::HostWeightLedger>();
+  ledger->context = ctx;
+  const int64_t n = 4096;
+  auto host = [&](float v) {
+    const std::vector<float> values(size_t(n), v);
+    return vk::make_host_weight(*ctx, ledger, nullptr, {n}, DType::F32, values.data());
+  };
+  const Tensor h1 = host(1.0f), h2 = host(5.0f);
+  const Tensor slot = ctx->alloc({n}, DType::F32);
+  Tensor y[3] = {ctx->alloc({n}, DType::F32), ctx->alloc({n}, DType::F32), ctx->alloc({n}, DType::F32)};
+  struct {
+    uint32_t n;
+    float alpha, beta;
+  } plus_one{uint32_t(n), 1.0f, 1.0f};
+  const Tensor* sources[3] = {&h1, &h2, &h1};
+  for (int i = 0; i < 3; ++i) {
+    vk::copy_into(*ctx, slot, *sources[i]);  // write after the previous read
+    ctx->dispatch("scale", "scale", {vk::in(slot), vk::out(y[i])}, plus_one, vk::linear_grid(16));
+  }
+  EXPECT_EQ(ctx->stream().transfers_submitted(), 3u);
+  const float expected[3] = {2.0f, 6.0f, 2.0f};
+  for (int i = 0; i < 3; ++i) {
+    std::vector<float> got(static_cast<size_t>(n));
+    ctx->download(y[i], got.data());
+    EXPECT_EQ(got.front(), expected[i]) << i;
+    EXPECT_EQ(got.back(), expected[i]) << i;
   }
 }
 

@@ -1,9 +1,12 @@
 #include "backend/vulkan/vk_commands.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 
 #include "core/error.h"
+#include "core/log.h"
 
 namespace qi::vk {
 namespace {
@@ -46,15 +49,7 @@ CommandStream::CommandStream(const Device& device, Allocator& allocator)
   window_phases_ = reorder && std::strcmp(reorder, "0") == 0 ? 1 : kWindowPhases;
   VkDevice dev = device_.handle();
   for (Batch& b : batches_) {
-    VkCommandPoolCreateInfo pinfo{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-    pinfo.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
-    pinfo.queueFamilyIndex = uint32_t(device_.caps().compute_queue_family);
-    check(vkCreateCommandPool(dev, &pinfo, nullptr, &b.pool), "vkCreateCommandPool");
-    VkCommandBufferAllocateInfo ainfo{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-    ainfo.commandPool = b.pool;
-    ainfo.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    ainfo.commandBufferCount = 1;
-    check(vkAllocateCommandBuffers(dev, &ainfo, &b.cb), "vkAllocateCommandBuffers");
+    create_command_buffer(dev, uint32_t(device_.caps().compute_queue_family), &b.pool, &b.cb);
     VkFenceCreateInfo finfo{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     check(vkCreateFence(dev, &finfo, nullptr, &b.fence), "vkCreateFence");
   }
@@ -67,6 +62,8 @@ CommandStream::~CommandStream() {
     // Teardown goes on: whatever failed was reported by the call that met it first.
   }
   VkDevice dev = device_.handle();
+  transfer_.reset();  // waits for its copies
+  if (compute_timeline_) vkDestroySemaphore(dev, compute_timeline_, nullptr);
   for (Batch& b : batches_) {
     for (const Allocation& a : b.staging) allocator_.free(a, 0);
     if (b.queries) vkDestroyQueryPool(dev, b.queries, nullptr);
@@ -108,6 +105,7 @@ void CommandStream::record_barrier(VkCommandBuffer cb) {
 void CommandStream::record(std::span<const BufferRange> reads, std::span<const BufferRange> writes,
                            std::string_view op, Recorder body) {
   throw_if_device_lost();
+  if (!copy_targets_.empty()) order_after_copies(reads, writes);
   // The whole window goes into the batch being recorded: submit first if it would not fit.
   const uint32_t in_batch = current().recording ? current().commands : 0;
   if (in_batch + window_commands_ >= kMaxCommandsPerBatch) submit();
@@ -130,6 +128,65 @@ void CommandStream::record(std::span<const BufferRange> reads, std::span<const B
   target.commands.push_back(Deferred{{reads.begin(), reads.end()}, {writes.begin(), writes.end()}, std::string(op),
                                      std::move(body)});
   ++window_commands_;
+}
+
+void CommandStream::start_transfers() {
+  // Batches submitted so far signalled no semaphore: once they are done, the timeline starts at the last one.
+  wait_idle();
+  compute_timeline_ = create_timeline_semaphore(device_.handle(), next_serial_ - 1);
+  transfer_ = std::make_unique<TransferQueue>(device_);
+  transfer_->set_profiling(profiling_);
+}
+
+void CommandStream::record_transfer(const BufferRange& from, uint64_t from_ready_serial, const BufferRange& to) {
+  throw_if_device_lost();
+  if (!device_.copies_apart()) throw std::logic_error("record_transfer on a device that copies in order");
+  if (!transfer_) start_transfers();
+  // The kernels that touched the destination's previous contents: known for a range copied into before,
+  // otherwise everything recorded so far.
+  auto target = std::find_if(copy_targets_.begin(), copy_targets_.end(), [&](const CopyTarget& t) {
+    return t.range.buffer == to.buffer && t.range.offset == to.offset && t.range.size == to.size;
+  });
+  uint64_t after = std::max(from_ready_serial, target != copy_targets_.end() ? target->last_access : next_serial_);
+  if (after >= next_serial_) submit();  // a wait may only name a batch that has been submitted
+  after = std::min(after, next_serial_ - 1);  // the batch being recorded holds nothing yet
+  bool lost = false;
+  const uint64_t value =
+      transfer_->copy(from, to, compute_timeline_, after > completed_serial_ ? after : 0, &lost);
+  if (lost) {
+    note_device_lost("vkQueueSubmit (transfer)");
+    return;
+  }
+  if (target == copy_targets_.end()) {
+    copy_targets_.push_back({to, 0, value});
+  } else {
+    target->copy_value = value;
+  }
+  ++transfers_;
+}
+
+void CommandStream::order_after_copies(std::span<const BufferRange> reads, std::span<const BufferRange> writes) {
+  auto touches = [&](const BufferRange& r) {
+    for (const BufferRange& x : reads)
+      if (x.overlaps(r)) return true;
+    for (const BufferRange& x : writes)
+      if (x.overlaps(r)) return true;
+    return false;
+  };
+  uint64_t need = 0;
+  for (const CopyTarget& t : copy_targets_)
+    if (t.copy_value > need && touches(t.range)) need = t.copy_value;
+  if (need > transfer_waited_ && need > batch_transfer_wait_ && !transfer_->completed(need)) {
+    // Only this command and the later ones wait: the ones recorded before go out in a batch of their own.
+    if ((current().recording && current().commands > 0) || window_commands_ > 0) submit();
+    batch_transfer_wait_ = need;
+  }
+  for (CopyTarget& t : copy_targets_)
+    if (touches(t.range)) t.last_access = next_serial_;
+}
+
+void CommandStream::wait_transfers() {
+  if (transfer_ && !transfer_->wait()) note_device_lost("vkWaitSemaphores (transfer)");
 }
 
 void CommandStream::emit(Deferred& command) {
@@ -161,6 +218,17 @@ void CommandStream::emit_oldest_phase() {
 }
 
 void CommandStream::release(const Allocation& a) {
+  // A range a copy submitted apart may still be writing is not handed out again until the copy is done (this
+  // runs in tensor destructors: a failure is logged, the loss noted).
+  const BufferRange range{a.buffer(), a.offset, a.size};
+  for (const CopyTarget& t : copy_targets_) {
+    if (!t.range.overlaps(range)) continue;
+    try {
+      if (!transfer_->wait(t.copy_value)) note_device_lost("vkWaitSemaphores (transfer)");
+    } catch (const std::exception& e) {
+      log_warn(std::string("vulkan: waiting for a weight copy: ") + e.what());
+    }
+  }
   if (window_.empty() || a.size > kMaxDeferredRelease)
     allocator_.free(a, next_serial_);
   else
@@ -182,6 +250,8 @@ void CommandStream::submit() {
   vkCmdPipelineBarrier(b.cb, kWorkStages, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, nullptr, 0, nullptr);
   check(vkEndCommandBuffer(b.cb), "vkEndCommandBuffer");
   b.recording = false;
+  b.transfer_wait = batch_transfer_wait_ > transfer_waited_ ? batch_transfer_wait_ : 0;
+  batch_transfer_wait_ = 0;
   VkResult r = VK_ERROR_DEVICE_LOST;
   if (!device_lost()) {
     check(vkResetFences(device_.handle(), 1, &b.fence), "vkResetFences");
@@ -196,6 +266,7 @@ void CommandStream::submit() {
     return;
   }
   check(r, "vkQueueSubmit");
+  transfer_waited_ = std::max(transfer_waited_, b.transfer_wait);
   b.in_flight = true;
   ++next_serial_;
   ++submissions_;
@@ -207,6 +278,25 @@ VkResult CommandStream::queue_submit(Batch& b) {
   VkSubmitInfo info{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   info.commandBufferCount = 1;
   info.pCommandBuffers = &b.cb;
+  // Once copies are submitted apart: the batch signals its serial on this queue's timeline (copies wait for
+  // it) and waits for the copies its kernels read (the wait covers every later submission too).
+  VkTimelineSemaphoreSubmitInfo values{VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO};
+  VkSemaphore transfer_timeline = transfer_ ? transfer_->timeline() : VK_NULL_HANDLE;
+  const VkPipelineStageFlags wait_stage = kWorkStages;
+  if (compute_timeline_) {
+    values.signalSemaphoreValueCount = 1;
+    values.pSignalSemaphoreValues = &b.serial;
+    info.signalSemaphoreCount = 1;
+    info.pSignalSemaphores = &compute_timeline_;
+    if (b.transfer_wait > 0) {
+      values.waitSemaphoreValueCount = 1;
+      values.pWaitSemaphoreValues = &b.transfer_wait;
+      info.waitSemaphoreCount = 1;
+      info.pWaitSemaphores = &transfer_timeline;
+      info.pWaitDstStageMask = &wait_stage;
+    }
+    info.pNext = &values;
+  }
   if (faults_ && faults_->on_submit()) {
     // The submission at which the simulated device is lost: it and everything before it still run to
     // completion, so that nothing is executing when the caller tears down; its fence wait and every later
@@ -271,6 +361,18 @@ void CommandStream::wait_idle() {
   submit();
   // Retire in submission order, oldest first.
   for (size_t i = 0; i < batches_.size(); ++i) retire(batches_[(current_ + i) % batches_.size()]);
+  if (transfer_) {
+    wait_transfers();
+    uint64_t copies = 0;
+    const double ms = transfer_->take_timed_ms(&copies);
+    if (copies > 0) {
+      auto it = timings_.find("copy_into");
+      if (it == timings_.end()) it = timings_.emplace("copy_into", OpTiming{"copy_into", 0, 0}).first;
+      it->second.count += copies;
+      it->second.total_ms += ms;
+    }
+    copy_targets_.clear();  // every copy has completed: nothing needs to wait for one
+  }
   // Everything recorded so far has completed: no later command can conflict with it.
   hazards_.clear();
 }
@@ -292,6 +394,11 @@ void CommandStream::set_profiling(bool on) {
   submit();  // a batch is timed entirely or not at all
   if (on) timings_.clear();
   profiling_ = on;
+  if (transfer_) {
+    uint64_t dropped = 0;
+    if (on) transfer_->take_timed_ms(&dropped);  // copies timed before belong to no run
+    transfer_->set_profiling(on);
+  }
 }
 
 std::vector<OpTiming> CommandStream::timings() const {

@@ -13,6 +13,13 @@
 // every submission, so a command always lands in the batch that was being recorded when it was made.
 // QI_COMMAND_REORDER=0 in the environment keeps one phase: commands are written in program order.
 //
+// Where the device copies apart from the kernels (Device::copies_apart(): a transfer queue for weights streamed
+// from host memory), record_transfer() submits a copy there at once. Ordering with the kernels goes through
+// timeline semaphores: the copy waits for the compute batch after which nothing touches its destination's
+// previous contents (that batch is submitted first if it is still being recorded), and the first batch whose
+// kernels touch the destination afterwards waits for the copy (the batch is split there, so the kernels
+// recorded before it do not wait).
+//
 // Device loss (VK_ERROR_DEVICE_LOST from a submission or a fence wait) is sticky: from then on nothing runs.
 // Recording a new command and reading results back (throw_if_device_lost) throw RuntimeFailure "the GPU
 // stopped responding ..."; submitting and waiting do not, because they also run in destructors (a stage's
@@ -31,6 +38,7 @@
 #include "backend/vulkan/vk_fault_injection.h"
 #include "backend/vulkan/vk_hazards.h"
 #include "backend/vulkan/vk_memory.h"
+#include "backend/vulkan/vk_transfer_queue.h"
 #include "ops/backend.h"
 
 namespace qi::vk {
@@ -56,6 +64,14 @@ class CommandStream {
   // a range reused while a command that touches it still waits there would tie the new owner's commands
   // to it (a conflict, so a later phase) and keep independent work from meeting.
   void release(const Allocation& a);
+
+  // Copies submitted apart from the kernels (see above); only where device.copies_apart(). `from` must not be
+  // written by kernels recorded after `from_ready_serial` (the batch that last wrote it, 0 for host writes).
+  bool copies_apart() const { return device_.copies_apart(); }
+  void record_transfer(const BufferRange& from, uint64_t from_ready_serial, const BufferRange& to);
+  uint64_t transfers_submitted() const { return transfers_; }
+  // Waits until every copy submitted apart has completed (before the memory they read is freed).
+  void wait_transfers();
 
   // Submits the recorded batch (no wait).
   void submit();
@@ -97,6 +113,7 @@ class CommandStream {
     bool recording = false;
     bool in_flight = false;
     bool timed = false;  // timestamps recorded (profiling was on when the batch began)
+    uint64_t transfer_wait = 0;  // the transfer timeline value the batch waits for before it starts (0: none)
     uint32_t commands = 0;
     std::vector<std::string> timed_ops;  // op of each timestamp pair
     std::vector<Allocation> staging;     // freed on completion
@@ -114,7 +131,20 @@ class CommandStream {
     std::vector<Allocation> released;  // freed once this phase (and every older one) is written
   };
 
+  // A range copies were submitted apart into: the batch that last touched it by a kernel, and the transfer
+  // timeline value of the last copy into it.
+  struct CopyTarget {
+    BufferRange range;
+    uint64_t last_access = 0;
+    uint64_t copy_value = 0;
+  };
+
   Batch& current() { return batches_[current_]; }
+  // Creates the transfer queue and this queue's timeline semaphore (first record_transfer()).
+  void start_transfers();
+  // For a command about to be recorded: waits for copies into what it touches (splitting the batch so only
+  // it and later commands wait), and notes that its batch touches them.
+  void order_after_copies(std::span<const BufferRange> reads, std::span<const BufferRange> writes);
   // Writes one command into the current batch after the barrier it needs.
   void emit(Deferred& command);
   void emit_oldest_phase();
@@ -142,6 +172,13 @@ class CommandStream {
   uint64_t barriers_ = 0, commands_ = 0, submissions_ = 0;
   std::string lost_in_;  // the Vulkan call that reported VK_ERROR_DEVICE_LOST first; empty while the device works
   std::shared_ptr<FaultInjector> faults_;
+  // Copies submitted apart (null until the first one).
+  std::unique_ptr<TransferQueue> transfer_;
+  VkSemaphore compute_timeline_ = VK_NULL_HANDLE;  // signalled with each batch's serial once transfers started
+  std::vector<CopyTarget> copy_targets_;            // forgotten in wait_idle(), when every copy has completed
+  uint64_t batch_transfer_wait_ = 0;                // the transfer value the batch being recorded must wait for
+  uint64_t transfer_waited_ = 0;                    // the highest one a submitted batch waits for
+  uint64_t transfers_ = 0;
 };
 
 }  // namespace qi::vk

@@ -46,4 +46,27 @@ std::string mib(uint64_t bytes) {
   return buf;
 }
 
+void create_command_buffer(VkDevice device, uint32_t family, VkCommandPool* pool, VkCommandBuffer* cb) {
+  VkCommandPoolCreateInfo pinfo{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  pinfo.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
+  pinfo.queueFamilyIndex = family;
+  check(vkCreateCommandPool(device, &pinfo, nullptr, pool), "vkCreateCommandPool");
+  VkCommandBufferAllocateInfo ainfo{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  ainfo.commandPool = *pool;
+  ainfo.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  ainfo.commandBufferCount = 1;
+  check(vkAllocateCommandBuffers(device, &ainfo, cb), "vkAllocateCommandBuffers");
+}
+
+VkSemaphore create_timeline_semaphore(VkDevice device, uint64_t initial) {
+  VkSemaphoreTypeCreateInfo type{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO};
+  type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
+  type.initialValue = initial;
+  VkSemaphoreCreateInfo info{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
+  info.pNext = &type;
+  VkSemaphore semaphore = VK_NULL_HANDLE;
+  check(vkCreateSemaphore(device, &info, nullptr, &semaphore), "vkCreateSemaphore");
+  return semaphore;
+}
+
 }  // namespace qi::vk

@@ -22,4 +22,9 @@ constexpr uint64_t round_up(uint64_t value, uint64_t alignment) {
 
 std::string mib(uint64_t bytes);  // "123.4 MiB"
 
+// A command pool for short-lived recordings on queues of `family` and one primary command buffer from it.
+void create_command_buffer(VkDevice device, uint32_t family, VkCommandPool* pool, VkCommandBuffer* cb);
+// A timeline semaphore starting at `initial`.
+VkSemaphore create_timeline_semaphore(VkDevice device, uint64_t initial);
+
 }  // namespace qi::vk

@@ -63,7 +63,11 @@ std::shared_ptr<Context> Context::create(const VulkanOptions& options, Backend* 
              std::to_string(c.max_shared_memory / 1024) + " KiB shared memory, subgroup " +
              std::to_string(c.subgroup_size) + ", fp16 " + (c.fp16 ? "yes" : "no") + ", NV coopmat " +
              (c.nv_coopmat ? "yes" : "no") + ", workgroup coopmat " + (c.coopmat_workgroup ? "yes" : "no") + ", uploads " + (c.memory_types.zero_copy >= 0 ? "zero-copy" : "staged"));
-  ctx->device_ = std::make_unique<Device>(c);
+  const int copy_family = streamed_copy_family(c, options.streamed_copies);
+  if (options.verbose && copy_family >= 0 && copy_family != c.compute_queue_family)
+    log_info("vulkan: weights streamed from host memory are copied on a transfer queue (family " +
+             std::to_string(copy_family) + "), beside the kernels");
+  ctx->device_ = std::make_unique<Device>(c, copy_family);
   ctx->allocator_ = std::make_unique<Allocator>(*ctx->device_);
   std::string cache = options.pipeline_cache_path.empty() ? default_pipeline_cache_path(c) : options.pipeline_cache_path;
   ctx->pipelines_ = std::make_unique<PipelineRegistry>(*ctx->device_, cache);

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <optional>
+#include <stdexcept>
 #include <string_view>
 
 #include "backend/vulkan/vk_cooperative_matrix2.h"
@@ -60,7 +61,19 @@ size_t choose_device(const std::vector<DeviceCaps>& devices, const std::string& 
   throw RuntimeFailure("no Vulkan device name contains '" + request + "'; devices: " + device_list(devices));
 }
 
-Device::Device(DeviceCaps caps) : caps_(std::move(caps)) {
+int streamed_copy_family(const DeviceCaps& caps, StreamedCopies mode) {
+  const char* env = std::getenv(kTransferQueueEnvVar);
+  if ((env && std::string_view(env) == "0") || !caps.timeline_semaphore) return -1;
+  switch (mode) {
+    case StreamedCopies::kAuto: return caps.transfer_queue_family;
+    case StreamedCopies::kInOrder: return -1;
+    case StreamedCopies::kApart:
+      return caps.transfer_queue_family >= 0 ? caps.transfer_queue_family : caps.compute_queue_family;
+  }
+  return -1;
+}
+
+Device::Device(DeviceCaps caps, int transfer_family) : caps_(std::move(caps)), transfer_family_(transfer_family) {
   if (caps_.compute_queue_family < 0) throw RuntimeFailure("Vulkan device " + caps_.name + " has no compute queue");
   if (!caps_.maintenance4)
     throw RuntimeFailure("Vulkan device " + caps_.name + " lacks the maintenance4 feature, which its shaders need");
@@ -101,6 +114,12 @@ Device::Device(DeviceCaps caps) : caps_(std::move(caps)) {
   f12.shaderInt8 = caps_.int8;
   f12.storageBuffer8BitAccess = caps_.storage8;
   f12.vulkanMemoryModel = caps_.memory_model;
+  if (copies_apart()) {
+    if (!caps_.timeline_semaphore)
+      throw std::logic_error("copies submitted apart need timeline semaphores, which " + caps_.name + " lacks");
+    f12.timelineSemaphore = VK_TRUE;
+    f12.hostQueryReset = caps_.host_query_reset;
+  }
   f12.pNext = &f13;
   VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
   f11.storageBuffer16BitAccess = caps_.storage16;
@@ -118,10 +137,18 @@ Device::Device(DeviceCaps caps) : caps_(std::move(caps)) {
   q.queueCount = 1;
   q.pQueuePriorities = &priority;
 
+  std::vector<VkDeviceQueueCreateInfo> queues = {q};
+  const bool own_transfer_queue = copies_apart() && transfer_family_ != caps_.compute_queue_family;
+  if (own_transfer_queue) {
+    VkDeviceQueueCreateInfo t = q;
+    t.queueFamilyIndex = uint32_t(transfer_family_);
+    queues.push_back(t);
+  }
+
   VkDeviceCreateInfo info{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
   info.pNext = &f2;
-  info.queueCreateInfoCount = 1;
-  info.pQueueCreateInfos = &q;
+  info.queueCreateInfoCount = uint32_t(queues.size());
+  info.pQueueCreateInfos = queues.data();
   info.enabledExtensionCount = uint32_t(extensions.size());
   info.ppEnabledExtensionNames = extensions.data();
   {
@@ -130,8 +157,18 @@ Device::Device(DeviceCaps caps) : caps_(std::move(caps)) {
     check(vkCreateDevice(caps_.physical, &info, nullptr, &device_), "vkCreateDevice");
   }
   vkGetDeviceQueue(device_, q.queueFamilyIndex, 0, &queue_);
+  if (own_transfer_queue)
+    vkGetDeviceQueue(device_, uint32_t(transfer_family_), 0, &transfer_queue_);
+  else if (copies_apart())
+    transfer_queue_ = queue_;
   push_descriptor_set_ =
       reinterpret_cast<PFN_vkCmdPushDescriptorSetKHR>(vkGetDeviceProcAddr(device_, "vkCmdPushDescriptorSetKHR"));
+}
+
+std::vector<uint32_t> Device::queue_families() const {
+  std::vector<uint32_t> families = {uint32_t(caps_.compute_queue_family)};
+  if (copies_apart() && transfer_family_ != caps_.compute_queue_family) families.push_back(uint32_t(transfer_family_));
+  return families;
 }
 
 Device::~Device() {

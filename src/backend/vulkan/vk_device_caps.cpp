@@ -164,6 +164,8 @@ DeviceCaps query_device_caps(VkInstance instance, VkPhysicalDevice physical) {
   c.nv_coopmat = nv_coopmat_ext && coop.cooperativeMatrix;
   c.maintenance4 = f13.maintenance4;
   c.memory_model = f12.vulkanMemoryModel;
+  c.timeline_semaphore = f12.timelineSemaphore;
+  c.host_query_reset = f12.hostQueryReset;
 
   const char* workgroup_env = std::getenv(kCoopmatWorkgroupEnvVar);
   const bool workgroup_off = workgroup_env && std::string_view(workgroup_env) == "0";
@@ -230,6 +232,13 @@ DeviceCaps query_device_caps(VkInstance instance, VkPhysicalDevice physical) {
     }
   if (c.compute_queue_family >= 0 && queues[size_t(c.compute_queue_family)].timestampValidBits > 0)
     c.timestamp_period_ns = lim.timestampPeriod;
+  for (uint32_t i = 0; i < qcount && c.transfer_queue_family < 0; ++i) {
+    const VkQueueFlags f = queues[i].queueFlags;
+    if ((f & VK_QUEUE_TRANSFER_BIT) && !(f & (VK_QUEUE_GRAPHICS_BIT | VK_QUEUE_COMPUTE_BIT)) && queues[i].queueCount > 0) {
+      c.transfer_queue_family = int(i);
+      c.transfer_timestamps = queues[i].timestampValidBits > 0 && lim.timestampPeriod > 0 && c.host_query_reset;
+    }
+  }
 
   vkGetPhysicalDeviceMemoryProperties(physical, &c.memory);
   int main_heap = -1;

@@ -46,6 +46,10 @@ struct DeviceCaps {
   VkPhysicalDeviceMemoryProperties memory{};
   std::string name, type, driver;
   int compute_queue_family = -1;
+  // A queue family for transfers only (no graphics, no compute): a GPU's copy engines, which run beside the
+  // kernels. -1 when there is none (lavapipe, most integrated GPUs).
+  int transfer_queue_family = -1;
+  bool transfer_timestamps = false;  // timestamps on the transfer family (and host query resets)
 
   // Limits.
   uint64_t max_allocation = 0;
@@ -69,6 +73,8 @@ struct DeviceCaps {
   // shaders and a power-of-two subgroup size; QI_SUBGROUP_REDUCE=0 in the environment turns them off (the
   // shared-memory variants then run, as on devices without those operations).
   bool subgroup_reduce = false;
+  bool timeline_semaphore = false;  // timelineSemaphore (Vulkan 1.2): copies submitted apart are ordered by them
+  bool host_query_reset = false;    // hostQueryReset (Vulkan 1.2): a transfer queue cannot reset queries itself
   bool memory_model = false;     // vulkanMemoryModel (GL_KHR_memory_scope_semantics, used by coopmat shaders)
   bool maintenance4 = false;     // needed by SPIR-V 1.6 shaders (glslc --target-env=vulkan1.3 emits LocalSizeId)
   bool push_descriptor = false;  // VK_KHR_push_descriptor (required)

@@ -51,6 +51,7 @@ std::vector<VulkanDeviceInfo> list_vulkan_devices() {
     if (c.subgroup_reduce) info.features.push_back("subgroup_reduce");
     if (c.push_descriptor) info.features.push_back("push_descriptor");
     if (c.timestamp_period_ns > 0) info.features.push_back("timestamps");
+    if (c.transfer_queue_family >= 0 && c.timeline_semaphore) info.features.push_back("transfer_queue");
     if (c.nv_coopmat) info.features.push_back("nv_coopmat");
     if (c.khr_coopmat) info.features.push_back("khr_coopmat");
     if (c.coopmat_workgroup) info.features.push_back("coopmat_workgroup");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <vector>
 
 #include "core/error.h"
 
@@ -144,7 +145,14 @@ Block* Allocator::new_block(uint64_t min_bytes, Arena arena) {
   VkBufferCreateInfo binfo{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   binfo.size = size;
   binfo.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-  binfo.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+  // Streamed weights are copied on a transfer queue of another family and read by the kernels: such buffers
+  // are shared by both families (no ownership transfers).
+  const std::vector<uint32_t> families = device_.queue_families();
+  binfo.sharingMode = families.size() > 1 ? VK_SHARING_MODE_CONCURRENT : VK_SHARING_MODE_EXCLUSIVE;
+  if (families.size() > 1) {
+    binfo.queueFamilyIndexCount = uint32_t(families.size());
+    binfo.pQueueFamilyIndices = families.data();
+  }
   r = vkCreateBuffer(dev, &binfo, nullptr, &block->buffer);
   if (r != VK_SUCCESS) {
     return_memory(*block);

@@ -9,12 +9,17 @@ namespace {
 // A host weight: the staging-arena tensor that holds it, behind a storage type ops do not accept.
 class HostWeightStorage final : public Storage {
  public:
-  HostWeightStorage(Tensor inner, std::shared_ptr<HostWeightLedger> ledger, Backend* owner)
-      : inner_(std::move(inner)), ledger_(std::move(ledger)), owner_(owner) {
+  HostWeightStorage(Tensor inner, uint64_t ready_serial, std::shared_ptr<HostWeightLedger> ledger, Backend* owner)
+      : inner_(std::move(inner)), ready_serial_(ready_serial), ledger_(std::move(ledger)), owner_(owner) {
     ++ledger_->live;
   }
   ~HostWeightStorage() override {
     std::shared_ptr<Context> ctx = ledger_->context.lock();
+    try {
+      if (ctx) ctx->stream().wait_transfers();  // a copy submitted apart may still read it
+    } catch (const std::exception& e) {
+      log_warn(std::string("vulkan: waiting for weight copies: ") + e.what());
+    }
     inner_ = Tensor();  // the range goes back to the staging arena
     if (--ledger_->live != 0 || !ctx) return;
     // The last host weight is gone (a streamed model was freed): return the empty blocks, the pinned
@@ -32,9 +37,12 @@ class HostWeightStorage final : public Storage {
   size_t bytes() const override { return inner_.bytes(); }
   Backend* backend() const override { return owner_; }
   const Tensor& inner() const { return inner_; }
+  // The batch that may have written it (a staged upload); copies submitted apart wait for it.
+  uint64_t ready_serial() const { return ready_serial_; }
 
  private:
   Tensor inner_;
+  uint64_t ready_serial_;
   std::shared_ptr<HostWeightLedger> ledger_;
   Backend* owner_;
 };
@@ -58,11 +66,19 @@ Tensor make_host_weight(Context& ctx, const std::shared_ptr<HostWeightLedger>& l
     if (!data) fail("upload_host_weight", "null data for " + inner.describe());
     ctx.upload(inner, data, inner.bytes());
   }
-  return Tensor(std::make_shared<HostWeightStorage>(std::move(inner), ledger, owner), shape, stored);
+  // The upload is a host write, or a staged copy in the batch being recorded.
+  const uint64_t ready_serial = ctx.stream().recording_serial();
+  return Tensor(std::make_shared<HostWeightStorage>(std::move(inner), ready_serial, ledger, owner), shape, stored);
 }
 
+namespace {
+const HostWeightStorage* host_weight_storage(const Tensor& t) {
+  return dynamic_cast<const HostWeightStorage*>(t.storage());
+}
+}  // namespace
+
 const Tensor* host_weight_tensor(const Tensor& t) {
-  const auto* s = dynamic_cast<const HostWeightStorage*>(t.storage());
+  const HostWeightStorage* s = host_weight_storage(t);
   return s ? &s->inner() : nullptr;
 }
 
@@ -79,6 +95,11 @@ void copy_into(Context& ctx, const Tensor& dst, const Tensor& src) {
   if (bytes == 0 || (d.buffer() == s.buffer() && d.offset == s.offset)) return;  // nothing to move
   written.mark_written();
   const BufferRange read{s.buffer(), s.offset, bytes}, write{d.buffer(), d.offset, bytes};
+  if (const HostWeightStorage* host = host_weight_storage(src); host && ctx.stream().copies_apart()) {
+    // From host memory on the transfer queue, beside the kernels (ordered with them by the stream).
+    ctx.stream().record_transfer(read, host->ready_serial(), write);
+    return;
+  }
   // The hazard tracker puts a barrier first if dst is still being read (the previous block in a streaming
   // slot) or src/dst were just written; later readers of dst wait for the copy the same way.
   ctx.stream().record({&read, 1}, {&write, 1}, "copy_into", [read, write, bytes](VkCommandBuffer cb) {

@@ -9,6 +9,16 @@
 
 namespace qi {
 
+// How weights streamed from host memory (generate --vram-budget) are copied to the device.
+enum class StreamedCopies {
+  kAuto,     // on a transfer-only queue (the GPU's copy engines, beside the kernels) where the device has one
+             // and timeline semaphores, else kInOrder
+  kInOrder,  // recorded among the kernels on the compute queue, ordered like an op (QI_TRANSFER_QUEUE=0)
+  // Submitted apart from the kernels (ordered with them by timeline semaphores) even without a transfer-only
+  // queue: on the compute queue itself then, which checks that protocol on a one-queue device (lavapipe).
+  kApart,
+};
+
 struct VulkanOptions {
   // Device choice: "" = first discrete GPU, else integrated, else CPU (lavapipe); a number = that index in
   // `qwen-image-vk devices`; anything else = the first device whose name contains it.
@@ -18,6 +28,7 @@ struct VulkanOptions {
   // Pipeline cache file ("" = default under $XDG_CACHE_HOME or ~/.cache/qwen-image-vk).
   std::string pipeline_cache_path;
   bool verbose = true;  // print the chosen device and its key limits
+  StreamedCopies streamed_copies = StreamedCopies::kAuto;
 };
 
 struct VulkanDeviceInfo {
