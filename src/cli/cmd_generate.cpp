@@ -1,6 +1,7 @@
 // qwen-image-vk generate: text-to-image with Qwen-Image.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -54,6 +55,10 @@ constexpr const char* kGenerateHelp =
     "                              blocks (and text-encoder layers) that do not fit stay in host memory and are\n"
     "                              copied to the device during each forward pass: slower, see docs/performance.md.\n"
     "                              Default: stream only when the model does not fit the GPU's memory\n"
+    "  --vae-tiling                decode the VAE in 256-pixel tiles every 192 pixels, blended over the overlap\n"
+    "                              (diffusers' vae.enable_tiling()): its memory then follows the tile, not the\n"
+    "                              image; the image differs slightly at tile seams. Default: only when the\n"
+    "                              whole-image decode would not fit the device (or --vram-budget)\n"
     "  --dump DIR                  write every intermediate tensor (names as in the fixture reference) to\n"
     "                              DIR/intermediates.safetensors\n"
     "  --quiet                     no progress output\n";
@@ -61,6 +66,8 @@ constexpr const char* kGenerateHelp =
 // Largest accepted side: 8× the model's usual 1328; larger sizes need more memory than any GPU has.
 constexpr int64_t kMaxSide = 16384;
 constexpr int64_t kMaxSteps = 10000;
+// Image pixels per latent along each side: the VAE's spatial factor.
+constexpr int kVaePixelsPerLatent = 8;
 // Image pixels per transformer token along each side: VAE factor 8 × patch 2.
 constexpr int kPixelsPerToken = 16;
 constexpr int64_t kMaxBatchCount = 100000;
@@ -123,7 +130,7 @@ int cmd_generate(const std::vector<std::string>& argv) {
             {"--model", "--prompt", "--negative-prompt", "--cfg", "--width", "--height", "--steps", "--seed", "--noise",
              "--max-sequence-length", "--output", "--batch-count", "--backend", "--device", "--threads", "--dump",
              "--random-weights", "--tokenizer", "--vram-budget"},
-            {"--help", "--quiet", "--cfg-sequential"});
+            {"--help", "--quiet", "--cfg-sequential", "--vae-tiling"});
   if (args.has("--help")) {
     std::printf("%s", kGenerateHelp);
     return 0;
@@ -192,9 +199,21 @@ int cmd_generate(const std::vector<std::string>& argv) {
   device.system_ram = backend_memory_is_system_ram(*backend, args);
   device.host_ram = system_memory_bytes();
   device.backend_name = backend->name();
-  const MemoryEstimate placed =
-      place_weights(estimate_generation_memory(model, ei), vram_budget, device,
-                    "a " + std::to_string(o.width) + "x" + std::to_string(o.height) + " generation");
+  const std::string what = "a " + std::to_string(o.width) + "x" + std::to_string(o.height) + " generation";
+  const int tile_pixels = VaeTiling::kDefaultTileLatents * kVaePixelsPerLatent;
+  if (args.has("--vae-tiling")) ei.vae_tile_pixels = tile_pixels;
+  MemoryEstimate placed;
+  try {
+    placed = place_weights(estimate_generation_memory(model, ei), vram_budget, device, what);
+  } catch (const RuntimeFailure& whole) {
+    // A whole-image decode that does not fit may fit in tiles; if not even then, the tiled refusal is given.
+    if (ei.vae_tile_pixels != 0 || std::max(o.width, o.height) <= tile_pixels) throw;
+    ei.vae_tile_pixels = tile_pixels;
+    placed = place_weights(estimate_generation_memory(model, ei), vram_budget, device, what);
+    log_info("the VAE decodes in " + std::to_string(tile_pixels) + "-pixel tiles: the whole image would not fit (" +
+             std::string(whole.what()) + ")");
+  }
+  if (ei.vae_tile_pixels != 0) o.vae_tiling = VaeTiling{};
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

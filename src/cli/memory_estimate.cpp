@@ -164,7 +164,11 @@ MemoryEstimate estimate_generation_memory(const ModelDir& model, const EstimateI
   const WeightSplit vae_weights =
       weight_bytes(model, expected_vae_tensors(model.vae, false), [&] { return model.vae_weights(); },
                    [](const std::string&) { return false; });
-  e.vae_stage = stage(vae_weights, 0, kVaeLiveFullResTensors * uint64_t(model.vae.base_dim) * w * h * kF32);
+  // Tiled, the decoder's activations are one tile's (the blended image lives in host memory until it is
+  // uploaded for the RGB conversion: 3 channels, small beside them).
+  const uint64_t tile = uint64_t(std::max(in.vae_tile_pixels, 0));
+  const uint64_t vae_w = tile ? std::min(w, tile) : w, vae_h = tile ? std::min(h, tile) : h;
+  e.vae_stage = stage(vae_weights, 0, kVaeLiveFullResTensors * uint64_t(model.vae.base_dim) * vae_w * vae_h * kF32);
   return with_offload(e, {});
 }
 

@@ -46,6 +46,8 @@ struct EstimateInputs {
   // A batch keeps the transformer resident while decoding every image but the last one, and while encoding
   // the prompts of every image but the first.
   bool transformer_resident_during_decode = false;
+  // The VAE decodes in tiles of at most this many pixels a side (generate --vae-tiling); 0: the whole image.
+  int vae_tile_pixels = 0;
 };
 
 // Both backends keep weights in their stored dtype, so the weights count with their size in the files

@@ -260,7 +260,7 @@ GenerationResult Generator::generate(const GenerationOptions& o, const TensorSin
     StageTimer timer(backend_, result.stages, "decoding");
     ensure_vae();
     Tensor lat = backend_.unpack_patches(x, z, h, w).reshape({z, 1, h, w});
-    Tensor img = vae_->decode(lat, sink);
+    Tensor img = o.vae_tiling ? decode_tiled(*vae_, backend_, lat, *o.vae_tiling) : vae_->decode(lat, sink);
     Tensor rgb = backend_.to_rgb8(img.reshape({3, img.dim(2), img.dim(3)}));
     emit(sink, "image.uint8", rgb);
     result.rgb.resize(size_t(rgb.numel()));

@@ -14,6 +14,7 @@
 #include "io/model_dir.h"
 #include "io/png_writer.h"
 #include "model/tensor_sink.h"
+#include "model/vae_tiling.h"
 #include "model/weight_stream.h"
 #include "ops/backend.h"
 
@@ -43,6 +44,9 @@ struct GenerationOptions {
   // With CFG, the two transformer passes of a step run as one batch of two (one pass over the weights, the
   // shorter prompt padded and masked); false runs them one after the other (half the activation memory).
   bool batch_cfg = true;
+  // Decode the VAE in overlapping tiles (model/vae_tiling.h: diffusers' vae.enable_tiling()); unset: the
+  // whole image at once. Only images larger than one tile are tiled.
+  std::optional<VaeTiling> vae_tiling;
 };
 
 struct StageReport {

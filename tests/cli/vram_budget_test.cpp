@@ -108,6 +108,18 @@ TEST_F(FullSizePlacement, StagesSplitIntoBlocks) {
   EXPECT_FALSE(e.streams());
 }
 
+// Tiled VAE decoding (--vae-tiling): the decoder's activations are one 256-pixel tile's, whatever the image
+// size; whole, a 4096² decode needs more than half of what the transformer's weights take.
+TEST_F(FullSizePlacement, TiledVaeNeedsOneTilesActivations) {
+  cli::EstimateInputs whole{4096, 4096, 512, false}, tiled = whole, small{256, 256, 512, false};
+  tiled.vae_tile_pixels = 256;
+  const MemoryEstimate w = cli::estimate_generation_memory(*model, whole);
+  const MemoryEstimate t = cli::estimate_generation_memory(*model, tiled);
+  EXPECT_GT(w.vae_bytes, w.transformer_stage.device_weight_bytes() / 2);
+  EXPECT_EQ(t.vae_bytes, cli::estimate_generation_memory(*model, small).vae_bytes);
+  EXPECT_LT(t.vae_bytes, w.vae_bytes / 100);
+}
+
 TEST_F(FullSizePlacement, H100KeepsEverythingResident) {
   const MemoryEstimate e = cli::place_weights(resident(1328), std::nullopt, gpu(79.6), "x");
   EXPECT_FALSE(e.streams());
