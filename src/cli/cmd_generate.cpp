@@ -69,7 +69,7 @@ constexpr int64_t kMaxSteps = 10000;
 // Image pixels per latent along each side: the VAE's spatial factor.
 constexpr int kVaePixelsPerLatent = 8;
 // Image pixels per transformer token along each side: VAE factor 8 × patch 2.
-constexpr int kPixelsPerToken = 16;
+constexpr int kPixelsPerToken = kVaePixelsPerLatent * 2;
 constexpr int64_t kMaxBatchCount = 100000;
 
 // Exit codes of an interrupted run: 128 + the signal number, as a shell reports a process killed by it

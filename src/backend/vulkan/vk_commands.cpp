@@ -342,13 +342,8 @@ void CommandStream::retire(Batch& b) {
     } else {
       check(q, "vkGetQueryPoolResults");
       const double ns_per_tick = device_.caps().timestamp_period_ns;
-      for (size_t i = 0; i < b.timed_ops.size(); ++i) {
-        auto it = timings_.find(b.timed_ops[i]);
-        if (it == timings_.end())
-          it = timings_.emplace(b.timed_ops[i], OpTiming{b.timed_ops[i], 0, 0}).first;
-        ++it->second.count;
-        it->second.total_ms += double(stamps[2 * i + 1] - stamps[2 * i]) * ns_per_tick * 1e-6;
-      }
+      for (size_t i = 0; i < b.timed_ops.size(); ++i)
+        add_timing(b.timed_ops[i], 1, double(stamps[2 * i + 1] - stamps[2 * i]) * ns_per_tick * 1e-6);
     }
   }
   b.timed_ops.clear();
@@ -365,12 +360,7 @@ void CommandStream::wait_idle() {
     wait_transfers();
     uint64_t copies = 0;
     const double ms = transfer_->take_timed_ms(&copies);
-    if (copies > 0) {
-      auto it = timings_.find("copy_into");
-      if (it == timings_.end()) it = timings_.emplace("copy_into", OpTiming{"copy_into", 0, 0}).first;
-      it->second.count += copies;
-      it->second.total_ms += ms;
-    }
+    if (copies > 0) add_timing("copy_into", copies, ms);
     copy_targets_.clear();  // every copy has completed: nothing needs to wait for one
   }
   // Everything recorded so far has completed: no later command can conflict with it.
@@ -399,6 +389,13 @@ void CommandStream::set_profiling(bool on) {
     if (on) transfer_->take_timed_ms(&dropped);  // copies timed before belong to no run
     transfer_->set_profiling(on);
   }
+}
+
+void CommandStream::add_timing(const std::string& op, uint64_t count, double ms) {
+  auto it = timings_.find(op);
+  if (it == timings_.end()) it = timings_.emplace(op, OpTiming{op, 0, 0}).first;
+  it->second.count += count;
+  it->second.total_ms += ms;
 }
 
 std::vector<OpTiming> CommandStream::timings() const {

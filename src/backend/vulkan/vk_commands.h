@@ -150,6 +150,8 @@ class CommandStream {
   void emit_oldest_phase();
   void begin_batch(Batch& b);
   void retire(Batch& b);  // waits for b's fence, collects timestamps, frees staging
+  // Adds `count` timed commands of `op` taking `ms` of device time in all to the profile.
+  void add_timing(const std::string& op, uint64_t count, double ms);
   void record_barrier(VkCommandBuffer cb);
   // vkQueueSubmit / vkWaitForFences through the fault injector when there is one.
   VkResult queue_submit(Batch& b);

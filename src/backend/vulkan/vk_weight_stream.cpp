@@ -47,6 +47,10 @@ class HostWeightStorage final : public Storage {
   Backend* owner_;
 };
 
+const HostWeightStorage* host_weight_storage(const Tensor& t) {
+  return dynamic_cast<const HostWeightStorage*>(t.storage());
+}
+
 }  // namespace
 
 Tensor make_host_weight(Context& ctx, const std::shared_ptr<HostWeightLedger>& ledger, Backend* owner,
@@ -70,12 +74,6 @@ Tensor make_host_weight(Context& ctx, const std::shared_ptr<HostWeightLedger>& l
   const uint64_t ready_serial = ctx.stream().recording_serial();
   return Tensor(std::make_shared<HostWeightStorage>(std::move(inner), ready_serial, ledger, owner), shape, stored);
 }
-
-namespace {
-const HostWeightStorage* host_weight_storage(const Tensor& t) {
-  return dynamic_cast<const HostWeightStorage*>(t.storage());
-}
-}  // namespace
 
 const Tensor* host_weight_tensor(const Tensor& t) {
   const HostWeightStorage* s = host_weight_storage(t);
