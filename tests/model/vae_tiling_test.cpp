@@ -2,7 +2,8 @@
 // tiles (ramps over the overlaps, each tile blended with its already blended upper and left neighbours, then
 // cropped to the stride) on hand-made tiles with known results, and the tiled decoder on the tiny-a fixture's
 // VAE on both backends: latents within one tile are decoded whole (as diffusers decides), and several tiles
-// are the blend of each latent crop's own decode (tiles cut and placed where they belong).
+// are the blend of each latent crop's own decode (tiles cut and placed where they belong); and the tiled
+// decode on Vulkan against the CPU reference.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,6 +19,9 @@
 
 namespace qi {
 namespace {
+
+// Vulkan against the CPU reference, both fp32, as the multi-frame decode in stage_parity_test.cpp.
+constexpr double kTiledVulkanRelL2 = 1e-5;
 
 ImageTile constant_tile(int y, int x, int height, int width, float value) {
   return {y, x, height, width, std::vector<float>(size_t(height) * size_t(width), value)};
@@ -137,6 +141,36 @@ TEST_P(VaeTilingDecode, SeveralTilesAreTheBlendOfEachCropsDecode) {
   const Tensor tiled = decode_tiled(*vae, *backend, z, VaeTiling{int(tile), int(stride)});
   EXPECT_EQ(tiled.shape(), Shape({3, 1, 8 * h, 8 * w}));
   EXPECT_EQ(backend->to_host_f32(tiled), expected);
+}
+
+// The tiled decode agrees between the CPU reference and Vulkan on random non-zero latents (both in fp32: the
+// tensor-core variants, automatic on NVIDIA, are checked with their fp16-operand bounds by the op parity
+// harness), with poisoned allocations.
+TEST(VaeTilingParity, CpuMatchesVulkan) {
+  if (!test::have_shared()) GTEST_SKIP() << "fixtures not found under " << test::shared_dir();
+  auto cpu = make_cpu_backend();
+  auto vk = make_vulkan_backend({.validation = true, .verbose = false});
+  for (Backend* be : {cpu.get(), vk.get()}) be->set_poison_allocations(true);
+  vk->select_variant("matmul", "scalar");
+  vk->select_variant("attention", "scalar");
+  vk->select_variant("conv3d", "scalar");
+  const ModelDir model = ModelDir::open(test::tiny_a_dir() / "model");
+  const TensorStore store = model.vae_weights();
+  const VaeDecoder cpu_vae(model.vae, store, *cpu), vk_vae(model.vae, store, *vk);
+  const int64_t h = 11, w = 14;
+  std::mt19937 rng(0x9a71u);
+  std::uniform_real_distribution<float> uniform(0.1f, 2.0f);
+  std::bernoulli_distribution negative(0.5);
+  std::vector<float> z(size_t(model.vae.z_dim * h * w));
+  for (float& x : z) x = negative(rng) ? -uniform(rng) : uniform(rng);
+  const VaeTiling tiling{5, 4};
+  const Shape shape = {model.vae.z_dim, 1, h, w};
+  const std::vector<float> a = cpu->to_host_f32(decode_tiled(cpu_vae, *cpu, cpu->from_host_f32(z, shape), tiling));
+  const std::vector<float> b = vk->to_host_f32(decode_tiled(vk_vae, *vk, vk->from_host_f32(z, shape), tiling));
+  const test::Diff d = test::compare(b, a);
+  std::printf("tiled decode vulkan vs cpu: rel L2 %.3g\n", d.rel_l2);
+  EXPECT_LE(d.rel_l2, kTiledVulkanRelL2);
+  EXPECT_EQ(vulkan_validation_message_count(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, VaeTilingDecode, ::testing::Values(false, true),
