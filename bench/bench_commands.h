@@ -10,6 +10,8 @@ namespace qi::bench {
 int bench_kernels(const std::vector<std::string>& args);
 // Full-size transformer forwards with random weights: ms per forward, peak memory, per-op split.
 int bench_transformer(const std::vector<std::string>& args);
+// Full-size VAE decodes with random weights: ms per decode, peak memory, per-op split.
+int bench_vae(const std::vector<std::string>& args);
 // Tokenizer throughput on typical prompts.
 int bench_tokenizer(const std::vector<std::string>& args);
 // Dispatches `qwen-image-vk bench <what> ...` to the functions above.

@@ -15,6 +15,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
   static const Entry entries[] = {
       {"kernels", bench_kernels, "every op on the model's real shapes; ratios to anchors.json"},
       {"transformer", bench_transformer, "full-size transformer forwards (random weights); ratio to diffusers"},
+      {"vae", bench_vae, "full-size VAE decodes (random weights); ratio to diffusers"},
       {"tokenizer", bench_tokenizer, "tokenizer throughput on typical prompts"},
   };
   if (argv.empty() || argv[0] == "--help") {

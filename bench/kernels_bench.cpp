@@ -13,6 +13,7 @@
 #include <random>
 
 #include "bench/bench_commands.h"
+#include "bench/bench_support.h"
 #include "cli/args.h"
 #include "cli/backend_choice.h"
 #include "core/error.h"
@@ -54,11 +55,6 @@ bool times_every_variant(const std::string& op) {
   return op == "matmul" || op == "modulated_matmul" || op == "modulated_mlp" || op == "attention" || op == "joint_attention" || op == "conv3d";
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
 Tensor random_tensor(Backend& b, const Shape& shape, std::mt19937& rng, float scale = 1.0f) {
   std::uniform_real_distribution<float> u(-scale, scale);
   std::vector<float> v(size_t(shape_numel(shape)));
@@ -71,12 +67,6 @@ Tensor random_weight(Backend& b, const Shape& shape, std::mt19937& rng) {
   std::vector<uint16_t> v(size_t(shape_numel(shape)));
   for (auto& x : v) x = f32_to_bf16(n(rng));
   return b.upload_weight(v.data(), DType::BF16, shape);
-}
-
-std::filesystem::path default_anchors() {
-  if (const char* env = std::getenv("QI_SHARED_DIR"); env && *env)
-    return std::filesystem::path(env) / "reference" / "anchors.json";
-  return std::filesystem::path("..") / "shared" / "reference" / "anchors.json";
 }
 
 // The anchor rate (TFLOP/s) for a key, or 0.
@@ -341,8 +331,7 @@ int bench_kernels(const std::vector<std::string>& argv) {
   const bool small = args.has("--small") || cpu_device;
   const double clock_warmup_seconds = cpu_device ? 0.0 : kClockWarmupSeconds;
   const int repeats = int(args.get_int("--repeats", 1, 1000).value_or(kDefaultRepeats));
-  nlohmann::json anchors;
-  if (std::ifstream in(args.get_or("--anchors", default_anchors().string())); in) anchors = nlohmann::json::parse(in, nullptr, false);
+  const nlohmann::json anchors = load_anchors(args);
 
   std::mt19937 rng(12345);
   CaseChoice choice;

@@ -14,6 +14,7 @@
 #include <random>
 
 #include "bench/bench_commands.h"
+#include "bench/bench_support.h"
 #include "cli/args.h"
 #include "cli/backend_choice.h"
 #include "cli/memory_estimate.h"
@@ -31,12 +32,6 @@ constexpr int64_t kPixelsPerToken = 16;    // VAE factor 8 × patch size 2
 constexpr int kDefaultRepeats = 3;
 constexpr float kTimestep = 0.5f;
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-
-std::filesystem::path default_anchors() {
-  if (const char* env = std::getenv("QI_SHARED_DIR"); env && *env)
-    return std::filesystem::path(env) / "reference" / "anchors.json";
-  return std::filesystem::path("..") / "shared" / "reference" / "anchors.json";
-}
 
 // Largest accepted --vram-budget (as generate).
 constexpr double kMaxVramBudgetGiB = 65536;
@@ -85,23 +80,8 @@ int bench_transformer(const std::vector<std::string>& argv) {
   const uint64_t seed = uint64_t(args.get_int("--random-weights", 0, INT64_MAX).value());
   const int repeats = int(args.get_int("--repeats", 1, 100).value_or(kDefaultRepeats));
   const std::optional<double> budget_gib = args.get_positive("--vram-budget", kMaxVramBudgetGiB);
-  std::vector<int64_t> sizes;
-  {
-    std::string list = args.get_or("--sizes", "512,1024,1328");
-    size_t at = 0;
-    while (at <= list.size()) {
-      size_t comma = list.find(',', at);
-      if (comma == std::string::npos) comma = list.size();
-      const std::string item = list.substr(at, comma - at);
-      const int64_t s = std::atoll(item.c_str());
-      if (s <= 0 || s % kPixelsPerToken != 0) throw UsageError("--sizes: '" + item + "' is not a multiple of 16");
-      sizes.push_back(s);
-      at = comma + 1;
-    }
-  }
-  nlohmann::json anchors;
-  if (std::ifstream in(args.get_or("--anchors", default_anchors().string())); in)
-    anchors = nlohmann::json::parse(in, nullptr, false);
+  const std::vector<int64_t> sizes = parse_sizes(args.get_or("--sizes", "512,1024,1328"), kPixelsPerToken);
+  const nlohmann::json anchors = load_anchors(args);
 
   auto backend = cli::make_backend(args, true);
   Backend& b = *backend;
@@ -134,10 +114,6 @@ int bench_transformer(const std::vector<std::string>& argv) {
               "ratio", "CFG seq.", "peak GiB", "CFG GiB", "ms/fwd");
   std::printf("%-8s %7s %10s %9s %11s %9s %10s %9s %9s %9s\n", "", "", "batch 1", "diffusers", "batch 2 ms",
               "diffusers", "2 fwd ms", "batch 1", "batch 2", "diffusers");
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
   auto anchor = [&](int64_t size, int batch) {
     const std::string key = std::to_string(size) + "x" + std::to_string(size) + ".txt64.batch" + std::to_string(batch);
     return anchors.is_object() ? anchors.value("transformer_forward_ms", nlohmann::json::object()).value(key, 0.0) : 0.0;
@@ -147,22 +123,8 @@ int bench_transformer(const std::vector<std::string>& argv) {
     Tensor prompt = random_tensor(b, {kTextTokens, model.transformer.joint_attention_dim}, rng);
     Tensor latents = random_tensor(b, {hp * wp, model.transformer.in_channels}, rng);
     const Mmdit::Context ctx = mmdit.prepare(prompt, hp, wp);
-    mmdit.forward(latents, kTimestep, ctx);  // warm-up: pipelines, allocator blocks
-    b.flush();
-    b.reset_peak_memory();
-    std::vector<double> wall;
-    std::vector<OpTiming> split;
-    for (int r = 0; r < repeats; ++r) {
-      const bool profile = r == repeats - 1;  // timestamps only on the last run (they add a little time)
-      b.set_profiling(profile);
-      const auto t0 = std::chrono::steady_clock::now();
-      Tensor v = mmdit.forward(latents, kTimestep, ctx);
-      b.flush();
-      wall.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-      if (profile) split = b.op_timings();
-    }
-    b.set_profiling(false);
-    const double ms = median(wall), peak = double(b.memory_stats().peak) / kGiB;
+    const TimedRuns runs = time_runs(b, repeats, [&] { Tensor v = mmdit.forward(latents, kTimestep, ctx); });
+    const double ms = runs.median_ms, peak = double(b.memory_stats().peak) / kGiB;
     // Guided steps, both prompts of kTextTokens tokens as in diffusers' batch-2 figure: one batch of two (after
     // one warm-up), then two forwards sharing the modulation vectors (Mmdit::Modulation).
     const Mmdit::Context* pair[] = {&ctx, &ctx};
@@ -193,15 +155,7 @@ int bench_transformer(const std::vector<std::string>& argv) {
     std::printf("%-8s %7lld %10.1f %9s %11.1f %9s %10.1f %9.2f %9.2f %9.1f\n", (std::to_string(size) + "²").c_str(),
                 static_cast<long long>(hp * wp + kTextTokens), ms, ratio, step_ms, ratio2, sequential_ms, peak,
                 batch_peak, ref);
-    std::sort(split.begin(), split.end(), [](const OpTiming& a, const OpTiming& c) { return a.total_ms > c.total_ms; });
-    double total = 0;
-    for (const auto& t : split) total += t.total_ms;
-    nlohmann::json ops = nlohmann::json::array();
-    for (const auto& t : split) {
-      std::printf("    %-24s %6llu calls %10.2f ms %5.1f%%\n", t.op.c_str(), static_cast<unsigned long long>(t.count),
-                  t.total_ms, total > 0 ? 100.0 * t.total_ms / total : 0.0);
-      ops.push_back({{"op", t.op}, {"count", t.count}, {"ms", t.total_ms}});
-    }
+    const nlohmann::json ops = print_op_split(runs.split);
     results.push_back({{"size", size}, {"tokens", hp * wp + kTextTokens}, {"ms_per_forward", ms}, {"cfg_step_ms", step_ms},
                        {"cfg_step_sequential_ms", sequential_ms}, {"peak_gib", peak}, {"cfg_step_peak_gib", batch_peak},
                        {"diffusers_h200_ms", ref}, {"ratio_to_diffusers", ref > 0 ? ms / ref : 0.0},

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_support.h"
+#include "support/test_support.h"
 
 namespace qi::test {
 namespace {
@@ -43,6 +44,36 @@ TEST(BenchKernels, RejectsMalformedShapesAndUnknownOps) {
   RunResult r = run_cli({"bench", "kernels", "--only", "no_such_op"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("names no op"), std::string::npos) << r.err;
+}
+
+// `bench vae`: the full-size decoder with random weights at a small size (2×2 latents: seconds on lavapipe),
+// one row per size with the op split in the JSON; sizes off the VAE factor and unknown variants are refused.
+TEST(BenchVae, TimesEachSizeWithItsOpSplit) {
+  if (!have_shared()) GTEST_SKIP() << "needs the fixture tokenizer in ../shared";
+  ScratchDir dir;
+  const std::string json = (dir.path() / "vae.json").string();
+  const std::string tokenizer = (tiny_a_dir() / "model" / "tokenizer").string();
+  RunResult r = run_cli({"bench", "vae", "--random-weights", "7", "--tokenizer", tokenizer, "--sizes", "16",
+                         "--repeats", "1", "--json", json});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(json);
+  const nlohmann::json report = nlohmann::json::parse(in);
+  ASSERT_EQ(report.at("results").size(), 1u) << report.dump();
+  const nlohmann::json& result = report.at("results").at(0);
+  EXPECT_EQ(result.at("size"), 16);
+  EXPECT_GT(result.at("ms_per_decode").get<double>(), 0.0);
+  EXPECT_GT(result.at("peak_gib").get<double>(), 0.0);
+  std::set<std::string> ops;
+  for (const auto& op : result.at("ops")) ops.insert(op.at("op").get<std::string>());
+  for (const char* op : {"conv3d", "attention", "channel_rms_norm"}) EXPECT_TRUE(ops.count(op)) << op << ": " << result.dump();
+
+  RunResult bad = run_cli({"bench", "vae", "--random-weights", "7", "--tokenizer", tokenizer, "--sizes", "20"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("not a multiple of 8"), std::string::npos) << bad.err;
+  RunResult unknown = run_cli({"bench", "vae", "--random-weights", "7", "--tokenizer", tokenizer, "--sizes", "16",
+                               "--variants", "attention=no_such_kernel"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("has no variant 'no_such_kernel' of 'attention'"), std::string::npos) << unknown.err;
 }
 
 }  // namespace

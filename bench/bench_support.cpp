@@ -1,0 +1,100 @@
+#include "bench/bench_support.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "core/error.h"
+
+namespace qi::bench {
+
+std::filesystem::path default_anchors() {
+  if (const char* env = std::getenv("QI_SHARED_DIR"); env && *env)
+    return std::filesystem::path(env) / "reference" / "anchors.json";
+  return std::filesystem::path("..") / "shared" / "reference" / "anchors.json";
+}
+
+nlohmann::json load_anchors(const cli::Args& args) {
+  if (std::ifstream in(args.get_or("--anchors", default_anchors().string())); in)
+    return nlohmann::json::parse(in, nullptr, false);
+  return nullptr;
+}
+
+std::vector<int64_t> parse_sizes(const std::string& list, int64_t multiple) {
+  std::vector<int64_t> sizes;
+  size_t at = 0;
+  while (at <= list.size()) {
+    size_t comma = list.find(',', at);
+    if (comma == std::string::npos) comma = list.size();
+    const std::string item = list.substr(at, comma - at);
+    const int64_t s = std::atoll(item.c_str());
+    if (s <= 0 || s % multiple != 0)
+      throw UsageError("--sizes: '" + item + "' is not a multiple of " + std::to_string(multiple));
+    sizes.push_back(s);
+    at = comma + 1;
+  }
+  return sizes;
+}
+
+void select_variants(Backend& backend, const std::string& list) {
+  size_t at = 0;
+  while (at < list.size()) {
+    size_t comma = list.find(',', at);
+    if (comma == std::string::npos) comma = list.size();
+    const std::string item = list.substr(at, comma - at);
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) throw UsageError("--variants: '" + item + "' is not op=variant");
+    const std::string op = item.substr(0, eq), variant = item.substr(eq + 1);
+    const std::vector<std::string> choices = backend.variants(op);
+    if (std::find(choices.begin(), choices.end(), variant) == choices.end()) {
+      std::string names;
+      for (const auto& c : choices) names += (names.empty() ? "" : ", ") + c;
+      throw UsageError("--variants: " + backend.name() + " has no variant '" + variant + "' of '" + op + "'" +
+                       (choices.empty() ? std::string(" (no such op)") : " (it has: " + names + ")"));
+    }
+    backend.select_variant(op, variant);
+    at = comma + 1;
+  }
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+TimedRuns time_runs(Backend& backend, int repeats, const std::function<void()>& work) {
+  work();
+  backend.flush();
+  backend.reset_peak_memory();
+  std::vector<double> wall;
+  TimedRuns r;
+  for (int i = 0; i < repeats; ++i) {
+    const bool profile = i == repeats - 1;
+    backend.set_profiling(profile);
+    const auto t0 = std::chrono::steady_clock::now();
+    work();
+    backend.flush();
+    wall.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    if (profile) r.split = backend.op_timings();
+  }
+  backend.set_profiling(false);
+  r.median_ms = median(wall);
+  return r;
+}
+
+nlohmann::json print_op_split(std::vector<OpTiming> split) {
+  std::sort(split.begin(), split.end(), [](const OpTiming& a, const OpTiming& c) { return a.total_ms > c.total_ms; });
+  double total = 0;
+  for (const auto& t : split) total += t.total_ms;
+  nlohmann::json ops = nlohmann::json::array();
+  for (const auto& t : split) {
+    std::printf("    %-24s %6llu calls %10.2f ms %5.1f%%\n", t.op.c_str(), static_cast<unsigned long long>(t.count),
+                t.total_ms, total > 0 ? 100.0 * t.total_ms / total : 0.0);
+    ops.push_back({{"op", t.op}, {"count", t.count}, {"ms", t.total_ms}});
+  }
+  return ops;
+}
+
+}  // namespace qi::bench
