@@ -171,6 +171,20 @@ foreach(cfg ${QI_ATTENTION_WORKGROUP_CONFIGS})
   endforeach()
 endforeach()
 
+# Wide heads (the VAE's single head of 384): the head dimension split over D_SPLIT subgroups per 16 query
+# rows, partial scores summed through shared memory, the register softmax of the register-softmax kernel
+# (same layout condition). Configurations "name HEAD_DIM ROW_GROUPS D_SPLIT BC", mirrored by kWideHeadConfigs
+# in vk_attention.cpp.
+set(QI_ATTENTION_WIDE_HEAD_CONFIGS
+    "d384_r4_s2 384 4 2 16"
+    "d384_r2_s4 384 2 4 16")
+foreach(cfg ${QI_ATTENTION_WIDE_HEAD_CONFIGS})
+  qi_config_fields("${cfg}" name head_dim row_groups d_split bc)
+  qi_shader(NAME attention_coopmat_nv_wide_head_${name} SOURCE attention_coopmat_nv_wide_head.comp
+            DEFINES HEAD_DIM=${head_dim} ROW_GROUPS=${row_groups} D_SPLIT=${d_split} BC=${bc}
+            REQUIRES GL_NV_cooperative_matrix)
+endforeach()
+
 # Benchmark kernels (bench kernels' "ceiling" lines, not model ops; vk_tensor_core_peak.cpp): the tensor-core
 # multiply-add rate with operands in registers (fp32 and fp16 accumulators), then fed from shared memory as the
 # GEMM's inner loop is, with 64×32 (4x2 fragments) and 64×64 (4x4) per subgroup, and with the GEMM's slice

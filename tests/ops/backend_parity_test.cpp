@@ -323,6 +323,10 @@ std::vector<ParityCase> attention_cases() {
       // 1e-7 (every operand needs its fp16 scale; the scores stay moderate, as after Qwen-Image's QK norm).
       attention_case({2, 300, 281, 4, 2, 128, false, true, 1, 1, true}),
       attention_case({1, 130, 77, 3, 3, 128, false, false, kHuge, kHuge, false, 1.0f / (kHuge * kHuge)}),
+      // Head dim 384 without causal masking (the wide-head tensor-core kernel): the same kinds of cases, with
+      // query blocks of 32 and 64 rows, whole and partial, and key counts off the 16-key tile.
+      attention_case({2, 100, 83, 2, 1, 384, false, true, 1, 1, true}),
+      attention_case({1, 70, 45, 1, 1, 384, false, false, kHuge, kHuge, false, 1.0f / (kHuge * kHuge)}),
   };
 }
 

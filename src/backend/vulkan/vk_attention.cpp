@@ -10,6 +10,9 @@
 //  "coopmat_nv_workgroup_<config>": attention_coopmat_workgroup on workgroup-scope matrices
 //            (VK_NV_cooperative_matrix2 with conversions) where the probed workgroup-scope accumulator layout
 //            is the one it was compiled for (vk_coopmat_workgroup_layout.h).
+//  "coopmat_nv_wide_head_<config>": attention_coopmat_nv_wide_head for the head dim it was compiled for (384,
+//            the VAE's single head), the head split over several subgroups; the automatic "coopmat_nv" runs the
+//            first usable one for that head dim (same layout condition as the register-softmax kernel).
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -98,6 +101,34 @@ constexpr WorkgroupAttentionConfig kWorkgroupAttentionConfigs[] = {
 std::string workgroup_variant(const WorkgroupAttentionConfig& c) {
   return std::string(kCoopmatNv) + "_workgroup_" + c.name;
 }
+
+// attention_coopmat_nv_wide_head.comp's configuration (mirrors QI_ATTENTION_WIDE_HEAD_CONFIGS in
+// shaders/shaders.cmake): row_groups × 16 query rows per workgroup, the head dim split d_split ways, bc keys per
+// tile.
+struct WideHeadConfig {
+  const char* name;
+  uint32_t head_dim, row_groups, d_split, bc;
+  static constexpr uint32_t kRowsPerGroup = 16, kSubgroup = 32;
+  uint32_t query_rows() const { return row_groups * kRowsPerGroup; }
+  // Shared memory: the K and V tiles (fp16 rows padded by one 16-byte chunk), the keys' scales and biases, a
+  // 16-row block of partial scores per subgroup (rows padded by 4 floats).
+  uint32_t shared_bytes() const {
+    constexpr uint32_t kChunkBytes = 16, kHalvesPerChunk = 8, kFloatBytes = 4, kRowPad = 4;
+    const uint32_t row_chunks = head_dim / kHalvesPerChunk + 1;
+    return 2 * bc * row_chunks * kChunkBytes + 2 * bc * kFloatBytes +
+           row_groups * d_split * kRowsPerGroup * (bc + kRowPad) * kFloatBytes;
+  }
+};
+// Measured on an H200 (docs/performance.md, 2026-11-23), TFLOP/s on the VAE's attention over 128² latents
+// (S16384, one head of 384): d384_r4_s2 (256 threads, 244 registers) 111.5, d384_r2_s4 (256 threads, 180
+// registers) 67.5; dropped: d384_r2_s2 (128 threads, 255 registers) 28.8. The scalar kernel: 2.1. The
+// automatic choice is the first usable configuration for the head dim.
+constexpr WideHeadConfig kWideHeadConfigs[] = {
+    {"d384_r4_s2", 384, 4, 2, 16},
+    {"d384_r2_s4", 384, 2, 4, 16},
+};
+
+std::string wide_head_variant(const WideHeadConfig& c) { return std::string(kCoopmatNv) + "_wide_head_" + c.name; }
 
 // attention_pack.comp modes (mirror MODE_* there).
 constexpr uint32_t kPackHeadMax = 0, kPackRow = 1, kPackHead = 2;
@@ -210,6 +241,25 @@ const WorkgroupAttentionConfig* workgroup_attention_config(const Context& ctx, c
   return nullptr;
 }
 
+// Whether the device runs attention_coopmat_nv_wide_head in configuration `w`: the register-softmax
+// kernel's conditions (NV cooperative matrices, a probed accumulator layout it handles) and its shared memory.
+bool wide_head_usable(const Context& ctx, const WideHeadConfig& w) {
+  return ctx.accumulator_layout() && PipelineRegistry::has_shader("attention_" + wide_head_variant(w)) &&
+         w.shared_bytes() <= ctx.caps().max_shared_memory;
+}
+
+// The wide-head configuration that `variant` runs for head dim d (the automatic "coopmat_nv" takes the first
+// usable one for d), or nullptr.
+const WideHeadConfig* wide_head_config(const Context& ctx, const std::string& variant, int64_t d) {
+  const auto& usable = ctx.variants().usable(kOp);
+  for (const WideHeadConfig& w : kWideHeadConfigs) {
+    if (int64_t(w.head_dim) != d) continue;
+    const bool available = std::find(usable.begin(), usable.end(), wide_head_variant(w)) != usable.end();
+    if (variant == wide_head_variant(w) || (variant == kCoopmatNv && available)) return &w;
+  }
+  return nullptr;
+}
+
 // The register-softmax configuration that `variant` runs for `heads` (batch × query heads) of sq query rows
 // (the automatic "coopmat_nv" picks one by grid size where the device has those kernels), or nullptr for
 // attention_coopmat_nv.
@@ -242,6 +292,8 @@ void register_attention_variants(Context& ctx) {
       for (const RegisterSoftmaxConfig& r : kRegisterSoftmaxConfigs) usable.push_back(register_softmax_variant(r));
     for (const WorkgroupAttentionConfig& w : kWorkgroupAttentionConfigs)
       if (workgroup_attention_usable(ctx, w)) usable.push_back(workgroup_variant(w));
+    for (const WideHeadConfig& w : kWideHeadConfigs)
+      if (wide_head_usable(ctx, w)) usable.push_back(wide_head_variant(w));
     usable.emplace_back(kSharedSoftmax);
   }
   usable.push_back(kScalar);
@@ -315,7 +367,9 @@ Output attention_sequences(Context& ctx, std::string_view op, const Sequence& q_
   if (!cls) fail(kOp, "head dim " + std::to_string(d) + " exceeds the largest supported (384): " + shapes);
 
   const std::string& variant = ctx.variants().selected(op);
-  const bool tensor_cores = variant.starts_with(kCoopmatNv) && d == kCoopmatHeadDim && !args.causal && sk > 0;
+  const bool flash_shape = !args.causal && sk > 0;  // what the tensor-core kernels handle
+  const WideHeadConfig* wide = flash_shape ? wide_head_config(ctx, variant, d) : nullptr;
+  const bool tensor_cores = (variant.starts_with(kCoopmatNv) && d == kCoopmatHeadDim && flash_shape) || wide;
   // The Q/K norms: folded into the fp16 packing where both parts have one in the interleaved style and a
   // thread's share of a row fits attention_pack's registers; otherwise applied by rms_norm_rope first.
   std::optional<PackNorm> q_norm, k_norm;
@@ -358,12 +412,17 @@ Output attention_sequences(Context& ctx, std::string_view op, const Sequence& q_
     return r;
   }
   if (tensor_cores) {
-    const WorkgroupAttentionConfig* workgroup = workgroup_attention_config(ctx, variant);
-    const RegisterSoftmaxConfig* config = workgroup ? nullptr : register_softmax_config(ctx, variant, sq, batch * hq);
-    const std::string shader = workgroup ? "attention_" + workgroup_variant(*workgroup)
-                               : config  ? "attention_" + register_softmax_variant(*config)
-                                         : "attention_coopmat_nv";
-    const uint32_t query_rows = workgroup ? workgroup->br : config ? config->query_rows() : kCoopmatQueryRows;
+    const WorkgroupAttentionConfig* workgroup = wide ? nullptr : workgroup_attention_config(ctx, variant);
+    const RegisterSoftmaxConfig* config =
+        wide || workgroup ? nullptr : register_softmax_config(ctx, variant, sq, batch * hq);
+    const std::string shader = wide        ? "attention_" + wide_head_variant(*wide)
+                               : workgroup ? "attention_" + workgroup_variant(*workgroup)
+                               : config    ? "attention_" + register_softmax_variant(*config)
+                                           : "attention_coopmat_nv";
+    const uint32_t query_rows = wide        ? wide->query_rows()
+                                : workgroup ? workgroup->br
+                                : config    ? config->query_rows()
+                                            : kCoopmatQueryRows;
     const std::array<uint32_t, 2> layout = accumulator_layout_constants(ctx);
     const uint64_t blocks = ceil_div(sq, query_rows);
     if (blocks > kMaxGridDim || hq > kMaxGridDim || batch > kMaxGridDim)
@@ -394,7 +453,7 @@ Output attention_sequences(Context& ctx, std::string_view op, const Sequence& q_
     ctx.dispatch(kOp, shader,
                  {in(qp.values), in(kp.values), in(vp.values), in(qp.inverse), in(kp.inverse), in(vp.inverse),
                   in(args.key_mask), out(result)},
-                 push, grid, config ? std::span<const uint32_t>(layout) : std::span<const uint32_t>());
+                 push, grid, config || wide ? std::span<const uint32_t>(layout) : std::span<const uint32_t>());
     return split_output(result);
   }
   const uint64_t row_blocks = ceil_div(sq, cls->query_rows);
