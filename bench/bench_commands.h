@@ -12,6 +12,8 @@ int bench_kernels(const std::vector<std::string>& args);
 int bench_transformer(const std::vector<std::string>& args);
 // Full-size VAE decodes with random weights: ms per decode, peak memory, per-op split.
 int bench_vae(const std::vector<std::string>& args);
+// Full-size text-encoder forwards with random weights: ms per prompt, peak memory, per-op split.
+int bench_text_encoder(const std::vector<std::string>& args);
 // Tokenizer throughput on typical prompts.
 int bench_tokenizer(const std::vector<std::string>& args);
 // Dispatches `qwen-image-vk bench <what> ...` to the functions above.

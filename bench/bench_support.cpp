@@ -22,7 +22,25 @@ nlohmann::json load_anchors(const cli::Args& args) {
   return nullptr;
 }
 
-std::vector<int64_t> parse_sizes(const std::string& list, int64_t multiple) {
+double anchor_ms(const nlohmann::json& anchors, const std::string& table, const std::string& key) {
+  return anchors.is_object() ? anchors.value(table, nlohmann::json::object()).value(key, 0.0) : 0.0;
+}
+
+void print_diffusers_source(const std::string& device, const std::string& what) {
+  const bool same_gpu_type = device.find("H200") != std::string::npos;
+  std::printf("(diffusers figures: anchors.json, %s on an NVIDIA H200, %s)\n", what.c_str(),
+              same_gpu_type ? "the same GPU type as this device" : "not this device");
+}
+
+void write_json_report(const cli::Args& args, const nlohmann::json& report) {
+  const auto path = args.get("--json");
+  if (!path) return;
+  std::ofstream f(*path);
+  f << report.dump(1) << "\n";
+  if (!f) throw InputError("cannot write " + *path);
+}
+
+std::vector<int64_t> parse_sizes(const std::string& flag, const std::string& list, int64_t multiple) {
   std::vector<int64_t> sizes;
   size_t at = 0;
   while (at <= list.size()) {
@@ -31,7 +49,8 @@ std::vector<int64_t> parse_sizes(const std::string& list, int64_t multiple) {
     const std::string item = list.substr(at, comma - at);
     const int64_t s = std::atoll(item.c_str());
     if (s <= 0 || s % multiple != 0)
-      throw UsageError("--sizes: '" + item + "' is not a multiple of " + std::to_string(multiple));
+      throw UsageError(flag + ": '" + item + "' is not a positive " +
+                       (multiple > 1 ? "multiple of " + std::to_string(multiple) : std::string("integer")));
     sizes.push_back(s);
     at = comma + 1;
   }

@@ -16,8 +16,15 @@ namespace qi::bench {
 std::filesystem::path default_anchors();
 // anchors.json from --anchors (or the default); null where it cannot be read or parsed.
 nlohmann::json load_anchors(const cli::Args& args);
-// A comma-separated list of image sizes, each a positive multiple of `multiple` (UsageError otherwise).
-std::vector<int64_t> parse_sizes(const std::string& list, int64_t multiple);
+// anchors[table][key] in ms, or 0 where anchors.json lacks it.
+double anchor_ms(const nlohmann::json& anchors, const std::string& table, const std::string& key);
+// Says where the diffusers figures come from (`what` ran on an H200) and whether this device is that type.
+void print_diffusers_source(const std::string& device, const std::string& what);
+// Writes the report to --json's file, if given (InputError where it cannot).
+void write_json_report(const cli::Args& args, const nlohmann::json& report);
+// The comma-separated list of `flag` (image sizes, prompt lengths), each a positive multiple of `multiple`
+// (UsageError otherwise).
+std::vector<int64_t> parse_sizes(const std::string& flag, const std::string& list, int64_t multiple);
 // The median (the upper one of an even count); 0 for none.
 double median(std::vector<double> v);
 // Selects the variants named by a comma-separated "op=variant" list (--variants; an unknown op or variant is

@@ -80,7 +80,7 @@ int bench_transformer(const std::vector<std::string>& argv) {
   const uint64_t seed = uint64_t(args.get_int("--random-weights", 0, INT64_MAX).value());
   const int repeats = int(args.get_int("--repeats", 1, 100).value_or(kDefaultRepeats));
   const std::optional<double> budget_gib = args.get_positive("--vram-budget", kMaxVramBudgetGiB);
-  const std::vector<int64_t> sizes = parse_sizes(args.get_or("--sizes", "512,1024,1328"), kPixelsPerToken);
+  const std::vector<int64_t> sizes = parse_sizes("--sizes", args.get_or("--sizes", "512,1024,1328"), kPixelsPerToken);
   const nlohmann::json anchors = load_anchors(args);
 
   auto backend = cli::make_backend(args, true);
@@ -116,7 +116,7 @@ int bench_transformer(const std::vector<std::string>& argv) {
               "diffusers", "2 fwd ms", "batch 1", "batch 2", "diffusers");
   auto anchor = [&](int64_t size, int batch) {
     const std::string key = std::to_string(size) + "x" + std::to_string(size) + ".txt64.batch" + std::to_string(batch);
-    return anchors.is_object() ? anchors.value("transformer_forward_ms", nlohmann::json::object()).value(key, 0.0) : 0.0;
+    return anchor_ms(anchors, "transformer_forward_ms", key);
   };
   for (int64_t size : sizes) {
     const int64_t hp = size / kPixelsPerToken, wp = size / kPixelsPerToken;
@@ -162,19 +162,12 @@ int bench_transformer(const std::vector<std::string>& argv) {
                        {"diffusers_h200_batch2_ms", ref2}, {"cfg_ratio_to_diffusers", ref2 > 0 ? step_ms / ref2 : 0.0},
                        {"streamed_blocks", streamed}, {"streamed_gb_per_forward", streamed_gb}, {"ops", ops}});
   }
-  const bool same_gpu_type = device.find("H200") != std::string::npos;
-  std::printf("(diffusers figures: anchors.json, PyTorch eager bf16 + SDPA on an NVIDIA H200, %s)\n",
-              same_gpu_type ? "the same GPU type as this device" : "not this device");
-  if (auto path = args.get("--json")) {
-    std::ofstream f(*path);
-    f << nlohmann::json{{"device", device}, {"backend", b.name()}, {"repeats", repeats}, {"weights_gib", weights_gib},
-                        {"vram_budget_gib", budget_gib.value_or(0.0)}, {"resident_blocks", offload.resident_blocks},
-                        {"ring_slots", offload.slots},
-                        {"diffusers_device", "NVIDIA H200 (anchors.json)"}, {"results", results}}
-                 .dump(1)
-      << "\n";
-    if (!f) throw InputError("cannot write " + *path);
-  }
+  print_diffusers_source(device, "PyTorch eager bf16 + SDPA");
+  const nlohmann::json report{{"device", device}, {"backend", b.name()}, {"repeats", repeats},
+                             {"weights_gib", weights_gib}, {"vram_budget_gib", budget_gib.value_or(0.0)},
+                             {"resident_blocks", offload.resident_blocks}, {"ring_slots", offload.slots},
+                             {"diffusers_device", "NVIDIA H200 (anchors.json)"}, {"results", results}};
+  write_json_report(args, report);
   return 0;
 }
 

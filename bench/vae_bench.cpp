@@ -4,7 +4,6 @@
 // (measured on an H200).
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -45,7 +44,7 @@ int bench_vae(const std::vector<std::string>& argv) {
   }
   const uint64_t seed = uint64_t(args.get_int("--random-weights", 0, INT64_MAX).value());
   const int repeats = int(args.get_int("--repeats", 1, 100).value_or(kDefaultRepeats));
-  const std::vector<int64_t> sizes = parse_sizes(args.get_or("--sizes", "1024,1328"), kVaeFactor);
+  const std::vector<int64_t> sizes = parse_sizes("--sizes", args.get_or("--sizes", "1024,1328"), kVaeFactor);
   const nlohmann::json anchors = load_anchors(args);
   const bool tiled = args.has("--vae-tiling");
 
@@ -74,7 +73,7 @@ int bench_vae(const std::vector<std::string>& argv) {
     });
     const double ms = runs.median_ms, peak = double(b.memory_stats().peak) / kGiB;
     const std::string key = std::to_string(size) + "x" + std::to_string(size);
-    const double ref = anchors.is_object() ? anchors.value("vae_decode_ms", nlohmann::json::object()).value(key, 0.0) : 0.0;
+    const double ref = anchor_ms(anchors, "vae_decode_ms", key);
     char ratio[32] = "";
     if (ref > 0) std::snprintf(ratio, sizeof ratio, "%.2fx", ms / ref);
     std::printf("%-8s %10.1f %10.1f %9s %10.2f\n", (std::to_string(size) + "²").c_str(), ms, ref, ratio, peak);
@@ -82,18 +81,11 @@ int bench_vae(const std::vector<std::string>& argv) {
     results.push_back({{"size", size}, {"ms_per_decode", ms}, {"peak_gib", peak}, {"diffusers_h200_ms", ref},
                        {"ratio_to_diffusers", ref > 0 ? ms / ref : 0.0}, {"ops", ops}});
   }
-  const bool same_gpu_type = device.find("H200") != std::string::npos;
-  std::printf("(diffusers figures: anchors.json, PyTorch eager bf16 on an NVIDIA H200, %s)\n",
-              same_gpu_type ? "the same GPU type as this device" : "not this device");
-  if (auto path = args.get("--json")) {
-    std::ofstream f(*path);
-    f << nlohmann::json{{"device", device}, {"backend", b.name()}, {"repeats", repeats}, {"tiled", tiled},
-                        {"weights_gib", weights_gib}, {"diffusers_device", "NVIDIA H200 (anchors.json)"},
-                        {"results", results}}
-                 .dump(1)
-      << "\n";
-    if (!f) throw InputError("cannot write " + *path);
-  }
+  print_diffusers_source(device, "PyTorch eager bf16");
+  const nlohmann::json report{{"device", device}, {"backend", b.name()}, {"repeats", repeats}, {"tiled", tiled},
+                             {"weights_gib", weights_gib}, {"diffusers_device", "NVIDIA H200 (anchors.json)"},
+                             {"results", results}};
+  write_json_report(args, report);
   return 0;
 }
 

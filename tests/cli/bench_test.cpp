@@ -69,11 +69,21 @@ TEST(BenchVae, TimesEachSizeWithItsOpSplit) {
 
   RunResult bad = run_cli({"bench", "vae", "--random-weights", "7", "--tokenizer", tokenizer, "--sizes", "20"});
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.err.find("not a multiple of 8"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("--sizes: '20' is not a positive multiple of 8"), std::string::npos) << bad.err;
   RunResult unknown = run_cli({"bench", "vae", "--random-weights", "7", "--tokenizer", tokenizer, "--sizes", "16",
                                "--variants", "attention=no_such_kernel"});
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_NE(unknown.err.find("has no variant 'no_such_kernel' of 'attention'"), std::string::npos) << unknown.err;
+}
+
+// `bench text-encoder` needs the full-size weights (14 GB; measured on the GPU machine, docs/performance.md):
+// here only its refusal of prompt lengths that are not positive integers, before any weights are made.
+TEST(BenchTextEncoder, RefusesLengthsThatAreNotPositive) {
+  for (const char* lengths : {"0", "64,", "-3", "abc"}) {
+    RunResult r = run_cli({"bench", "text-encoder", "--random-weights", "7", "--tokenizer", "unused", "--lengths", lengths});
+    EXPECT_EQ(r.exit_code, 2) << lengths << ": " << r.err;
+    EXPECT_NE(r.err.find("--lengths: '"), std::string::npos) << r.err;
+  }
 }
 
 }  // namespace
