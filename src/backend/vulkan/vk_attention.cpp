@@ -108,7 +108,7 @@ std::string workgroup_variant(const WorkgroupAttentionConfig& c) {
 struct WideHeadConfig {
   const char* name;
   uint32_t head_dim, row_groups, d_split, bc;
-  static constexpr uint32_t kRowsPerGroup = 16, kSubgroup = 32;
+  static constexpr uint32_t kRowsPerGroup = 16;
   uint32_t query_rows() const { return row_groups * kRowsPerGroup; }
   // Shared memory: the K and V tiles (fp16 rows padded by one 16-byte chunk), the keys' scales and biases, a
   // 16-row block of partial scores per subgroup (rows padded by 4 floats).
@@ -233,10 +233,9 @@ bool workgroup_attention_usable(Context& ctx, const WorkgroupAttentionConfig& w)
 // The workgroup-scope configuration that `variant` runs (the automatic "coopmat_nv" takes the first usable
 // one), or nullptr.
 const WorkgroupAttentionConfig* workgroup_attention_config(const Context& ctx, const std::string& variant) {
-  const auto& usable = ctx.variants().usable(kOp);
   for (const WorkgroupAttentionConfig& w : kWorkgroupAttentionConfigs) {
-    const bool available = std::find(usable.begin(), usable.end(), workgroup_variant(w)) != usable.end();
-    if (variant == workgroup_variant(w) || (variant == kCoopmatNv && available)) return &w;
+    const std::string name = workgroup_variant(w);
+    if (variant == name || (variant == kCoopmatNv && ctx.variants().has(kOp, name))) return &w;
   }
   return nullptr;
 }
@@ -251,11 +250,10 @@ bool wide_head_usable(const Context& ctx, const WideHeadConfig& w) {
 // The wide-head configuration that `variant` runs for head dim d (the automatic "coopmat_nv" takes the first
 // usable one for d), or nullptr.
 const WideHeadConfig* wide_head_config(const Context& ctx, const std::string& variant, int64_t d) {
-  const auto& usable = ctx.variants().usable(kOp);
   for (const WideHeadConfig& w : kWideHeadConfigs) {
     if (int64_t(w.head_dim) != d) continue;
-    const bool available = std::find(usable.begin(), usable.end(), wide_head_variant(w)) != usable.end();
-    if (variant == wide_head_variant(w) || (variant == kCoopmatNv && available)) return &w;
+    const std::string name = wide_head_variant(w);
+    if (variant == name || (variant == kCoopmatNv && ctx.variants().has(kOp, name))) return &w;
   }
   return nullptr;
 }
@@ -266,10 +264,7 @@ const WideHeadConfig* wide_head_config(const Context& ctx, const std::string& va
 const RegisterSoftmaxConfig* register_softmax_config(const Context& ctx, const std::string& variant, int64_t sq,
                                                      int64_t heads) {
   if (variant == kCoopmatNv) {
-    const auto usable = ctx.variants().usable(kOp);
-    const bool available =
-        std::find(usable.begin(), usable.end(), register_softmax_variant(kRegisterSoftmaxSmallGrid)) != usable.end();
-    if (!available) return nullptr;
+    if (!ctx.variants().has(kOp, register_softmax_variant(kRegisterSoftmaxSmallGrid))) return nullptr;
     const uint64_t large_grid = ceil_div(sq, kRegisterSoftmaxLargeGrid.query_rows()) * uint64_t(heads);
     return large_grid >= kLargeGridWorkgroups ? &kRegisterSoftmaxLargeGrid : &kRegisterSoftmaxSmallGrid;
   }

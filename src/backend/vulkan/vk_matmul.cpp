@@ -448,8 +448,7 @@ ProductPlan plan_product(const Context& ctx, const Shape& x_shape, const Tensor&
 
 const WorkgroupConfig* workgroup_tile(const Context& ctx, std::string_view variant_op, const std::string& variant,
                                       int64_t k, bool& automatic) {
-  const auto& usable = ctx.variants().usable(variant_op);
-  automatic = variant == kCoopmatNv && std::find(usable.begin(), usable.end(), coopmat_variant(kWorkgroup)) != usable.end();
+  automatic = variant == kCoopmatNv && ctx.variants().has(variant_op, coopmat_variant(kWorkgroup));
   const WorkgroupConfig* forced = workgroup_config(variant);
   return k % kPackAlign != 0 ? nullptr : forced ? forced : automatic ? &kWorkgroup : nullptr;
 }

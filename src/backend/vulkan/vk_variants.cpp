@@ -15,6 +15,11 @@ std::vector<std::string> VariantTable::usable(std::string_view op) const {
   return it == ops_.end() ? std::vector<std::string>{} : it->second.usable;
 }
 
+bool VariantTable::has(std::string_view op, std::string_view variant) const {
+  auto it = ops_.find(op);
+  return it != ops_.end() && std::find(it->second.usable.begin(), it->second.usable.end(), variant) != it->second.usable.end();
+}
+
 void VariantTable::select(std::string_view op, std::string_view variant) {
   auto it = ops_.find(op);
   if (it == ops_.end()) throw RuntimeFailure("select_variant: unknown op '" + std::string(op) + "'");

@@ -13,6 +13,8 @@ class VariantTable {
   // Registers op's variants usable on this device, best first (the automatic choice is the first).
   void add(std::string op, std::vector<std::string> usable);
   std::vector<std::string> usable(std::string_view op) const;
+  // Whether `variant` is one of op's usable variants (no copy of the list).
+  bool has(std::string_view op, std::string_view variant) const;
   // "" restores the automatic choice. Throws RuntimeFailure for an unknown op or a variant not usable here.
   void select(std::string_view op, std::string_view variant);
   // The variant the op runs now.
