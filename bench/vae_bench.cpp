@@ -20,7 +20,6 @@ namespace qi::bench {
 
 namespace {
 
-constexpr int64_t kVaeFactor = 8;  // pixels per latent along each axis
 constexpr int kDefaultRepeats = 3;
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
@@ -43,15 +42,16 @@ int bench_vae(const std::vector<std::string>& argv) {
     return args.has("--help") ? 0 : 2;
   }
   const uint64_t seed = uint64_t(args.get_int("--random-weights", 0, INT64_MAX).value());
+  const ModelDir model = ModelDir::with_random_weights(*args.get("--tokenizer"), seed);
+  const int64_t pixels_per_latent = model.vae.spatial_compression();
+  const std::vector<int64_t> sizes = parse_sizes("--sizes", args.get_or("--sizes", "1024,1328"), pixels_per_latent);
   const int repeats = int(args.get_int("--repeats", 1, 100).value_or(kDefaultRepeats));
-  const std::vector<int64_t> sizes = parse_sizes("--sizes", args.get_or("--sizes", "1024,1328"), kVaeFactor);
   const nlohmann::json anchors = load_anchors(args);
   const bool tiled = args.has("--vae-tiling");
 
   auto backend = cli::make_backend(args, true);
   Backend& b = *backend;
   select_variants(b, args.get_or("--variants", ""));
-  const ModelDir model = ModelDir::with_random_weights(*args.get("--tokenizer"), seed);
   const VaeDecoder vae(model.vae, model.vae_weights(), b);
   b.flush();
   const double weights_gib = double(b.memory_stats().in_use) / kGiB;
@@ -63,7 +63,7 @@ int bench_vae(const std::vector<std::string>& argv) {
   nlohmann::json results = nlohmann::json::array();
   std::printf("%-8s %10s %10s %9s %10s\n", "size", "ms/decode", "diffusers", "ratio", "peak GiB");
   for (int64_t size : sizes) {
-    const int64_t h = size / kVaeFactor, w = size / kVaeFactor;
+    const int64_t h = size / pixels_per_latent, w = size / pixels_per_latent;
     std::normal_distribution<float> normal(0.0f, 1.0f);
     std::vector<float> values(size_t(model.vae.z_dim * h * w));
     for (float& x : values) x = normal(rng);

@@ -200,7 +200,7 @@ int cmd_generate(const std::vector<std::string>& argv) {
   device.host_ram = system_memory_bytes();
   device.backend_name = backend->name();
   const std::string what = "a " + std::to_string(o.width) + "x" + std::to_string(o.height) + " generation";
-  const int tile_pixels = VaeTiling::kDefaultTileLatents * kVaePixelsPerLatent;
+  const int tile_pixels = VaeTiling::kDefaultTileLatents * model.vae.spatial_compression();
   if (args.has("--vae-tiling")) ei.vae_tile_pixels = tile_pixels;
   MemoryEstimate placed;
   try {

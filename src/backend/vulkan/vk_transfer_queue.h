@@ -31,7 +31,6 @@ class TransferQueue {
 
   // This queue's timeline semaphore: a copy's value is signalled when it has completed.
   VkSemaphore timeline() const { return timeline_; }
-  uint64_t submitted() const { return submitted_; }
   // Whether the copy of value `v` is known to have completed (asks the semaphore when not known yet).
   bool completed(uint64_t v);
   // Blocks until the copy of value `v` (every copy when 0) has completed. Returns false on device loss.
