@@ -289,6 +289,19 @@ std::vector<Case> make_cases(Backend& b, bool small, const CaseChoice& choice, s
     cases.push_back({"attention", "VAE mid S16384 heads1 d384", 4.0 * double(P) * double(P) * double(C), 0, "",
                      [&b, q, a] { b.attention(q, q, q, a); }});
   }
+  if (choice.wants("attention") && !small) {
+    // Text encoder (Qwen2.5-VL): causal, 28 query heads on 4 KV heads of 128, over a 256-token prompt. The
+    // FLOP count is the visible half of the score matrix.
+    constexpr int64_t kTokens = 256, kQueryHeads = 28, kKvHeads = 4, kHeadDim = 128;
+    Tensor q = random_tensor(b, {1, kTokens, kQueryHeads, kHeadDim}, rng);
+    Tensor kv = random_tensor(b, {1, kTokens, kKvHeads, kHeadDim}, rng);
+    AttentionArgs a;
+    a.scale = float(1.0 / std::sqrt(double(kHeadDim)));
+    a.causal = true;
+    cases.push_back({"attention", "text encoder S256 heads28/4 d128 causal",
+                     2.0 * double(kTokens) * double(kTokens) * double(kQueryHeads) * double(kHeadDim), 0, "",
+                     [&b, q, kv, a] { b.attention(q, kv, kv, a); }});
+  }
   // Device ceilings (e.g. the tensor cores' register-only multiply-add rate): the bound the kernels above
   // are measured against.
   for (const Backend::CeilingKernel& k : choice.wants("ceiling") ? b.ceiling_kernels() : std::vector<Backend::CeilingKernel>{}) {

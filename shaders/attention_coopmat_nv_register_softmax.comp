@@ -15,10 +15,14 @@
 // · k_inv · scale · log2 e), masked, reduced to the tile's row maxima, exponentiated and summed in place; the
 // weights are converted to an fp16 matrix and multiply V into the fp32 output accumulators (rescaled by
 // exp(m_old − m_new) when a row's maximum moved). Masked keys (mask 0, beyond Sk) get weight 0; a row that
-// sees no key produces zeros. GQA: head h reads kv head h / (Hq / Hkv). No causal mask.
+// sees no key produces zeros. GQA: head h reads kv head h / (Hq / Hkv). Causal masking (CAUSAL 1): query i
+// sees keys j <= i + (Sk − Sq); a block stops at the last key its last row sees, and only the tiles that cross
+// a subgroup's diagonal compare key and row per score. It is a compile-time choice because the per-score test
+// cost the unmasked kernel 1-2 % (H200, 2026-11-23).
 //
 // Configuration defines: SUBGROUPS (16 query rows each), BC (keys per tile, a multiple of 16), PREFETCH (1:
-// the next tile is fetched into registers while the current one is used; 0: fetched at the top of the tile).
+// the next tile is fetched into registers while the current one is used; 0: fetched at the top of the tile),
+// CAUSAL (1: causal masking).
 #extension GL_NV_cooperative_matrix : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -26,8 +30,8 @@
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_KHR_shader_subgroup_vote : require
-#if !defined(SUBGROUPS) || !defined(BC) || !defined(PREFETCH)
-#error "define SUBGROUPS, BC and PREFETCH"
+#if !defined(SUBGROUPS) || !defined(BC) || !defined(PREFETCH) || !defined(CAUSAL)
+#error "define SUBGROUPS, BC, PREFETCH and CAUSAL"
 #endif
 #define WG (SUBGROUPS * 32u)
 #include "common.glsl"
@@ -98,6 +102,9 @@ void main() {
   uint q_head_row = (batch * p.hq + head) * p.sq;     // packed row of query 0
   uint kv_head_row = (batch * p.hkv + kv_head) * p.sk;
   uint my_base = sg * MMA;                             // this subgroup's first row within the block
+  // Causal masking: row i sees keys up to i + shift, so the block needs keys below key_end only.
+  int causal_shift = int(p.sk) - int(p.sq);
+  uint key_end = CAUSAL != 0 ? uint(clamp(int(q0 + BR) + causal_shift, 0, int(p.sk))) : p.sk;
 
   // Q fragments, staged through kvs a few rows at a time.
   fcoopmatNV<16, gl_ScopeSubgroup, MMA, MMA> qf[DB];
@@ -115,12 +122,15 @@ void main() {
     barrier();
   }
 
-  // This lane's two rows: their score scale (log2 units), running maximum and partial sum (over this lane's
-  // columns; the quad's four partial sums make the row's sum at the end).
+  // This lane's two rows: their score scale (log2 units), last visible key under causal masking, running
+  // maximum and partial sum (over this lane's columns; the quad's four partial sums make the row's sum at the
+  // end).
   float row_scale[2], m_run[2], l_part[2];
+  int last_key[2];
   [[unroll]] for (uint s = 0u; s < 2u; ++s) {
     uint qi = q0 + my_base + lane / ACC_QUAD + ACC_HALF * s;
     row_scale[s] = (qi < p.sq ? q_inv[q_head_row + qi] : 0.0) * p.scale * LOG2E;
+    last_key[s] = int(qi) + causal_shift;
     m_run[s] = NEG_INF;
     l_part[s] = 0.0;
   }
@@ -133,7 +143,7 @@ void main() {
 #if PREFETCH
   fetch_tile(0u, kv_head_row, batch, kreg, vreg, kscale, kbias);
 #endif
-  for (uint j0 = 0u; j0 < p.sk; j0 += BC) {
+  for (uint j0 = 0u; j0 < key_end; j0 += BC) {
     barrier();  // every subgroup is done with the previous tile
 #if !PREFETCH
     fetch_tile(j0, kv_head_row, batch, kreg, vreg, kscale, kbias);
@@ -145,7 +155,7 @@ void main() {
     }
     barrier();
 #if PREFETCH
-    if (j0 + BC < p.sk) fetch_tile(j0 + BC, kv_head_row, batch, kreg, vreg, kscale, kbias);
+    if (j0 + BC < key_end) fetch_tile(j0 + BC, kv_head_row, batch, kreg, vreg, kscale, kbias);
 #endif
 
     // S = Q·Kᵀ (scaled operands), 16 × BC per subgroup.
@@ -159,12 +169,15 @@ void main() {
       }
     }
 
-    // Scores in log2 units, masked; the tile's row maxima (quad reduction).
+    // Scores in log2 units, masked; the tile's row maxima (quad reduction). Under causal masking, a tile whose
+    // last key lies beyond this subgroup's first row's last visible key masks per score.
+    bool crosses = CAUSAL != 0 && int(j0 + BC) - 1 > int(q0 + my_base) + causal_shift;
     float tile_max[2] = {NEG_INF, NEG_INF};
     [[unroll]] for (uint kb = 0u; kb < KB; ++kb) {
       [[unroll]] for (uint e = 0u; e < ACC_COMPONENTS; ++e) {
         uint c = kb * MMA + acc_column(e, lane), r = acc_slot(e);
         float v = s[kb][e] * key_scale[c] * row_scale[r] + key_bias[c];
+        if (crosses && int(j0 + c) > last_key[r]) v = NEG_INF;
         s[kb][e] = v;
         tile_max[r] = max(tile_max[r], v);
       }

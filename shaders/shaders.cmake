@@ -145,10 +145,13 @@ qi_shader(NAME coopmat_layout_probe SOURCE coopmat_layout_probe.comp REQUIRES GL
 set(QI_ATTENTION_REGISTER_SOFTMAX_CONFIGS
     "br64_bc32 4 32 1"
     "br128_bc64 8 64 1")
+# Each also as <name>_causal, with causal masking (the text encoder's attention).
 foreach(cfg ${QI_ATTENTION_REGISTER_SOFTMAX_CONFIGS})
   qi_config_fields("${cfg}" name subgroups bc prefetch)
   qi_shader(NAME attention_coopmat_nv_register_softmax_${name} SOURCE attention_coopmat_nv_register_softmax.comp
-            DEFINES SUBGROUPS=${subgroups}u BC=${bc}u PREFETCH=${prefetch} REQUIRES GL_NV_cooperative_matrix)
+            DEFINES SUBGROUPS=${subgroups}u BC=${bc}u PREFETCH=${prefetch} CAUSAL=0 REQUIRES GL_NV_cooperative_matrix)
+  qi_shader(NAME attention_coopmat_nv_register_softmax_${name}_causal SOURCE attention_coopmat_nv_register_softmax.comp
+            DEFINES SUBGROUPS=${subgroups}u BC=${bc}u PREFETCH=${prefetch} CAUSAL=1 REQUIRES GL_NV_cooperative_matrix)
 endforeach()
 # On workgroup-scope matrices (VK_NV_cooperative_matrix2, rewritten to SPV_KHR_cooperative_matrix): Sᵀ = K·Qᵀ
 # and Oᵀ += Vᵀ·Pᵀ, the softmax on accumulator elements through the layout coopmat_workgroup_layout_probe finds

@@ -323,6 +323,12 @@ std::vector<ParityCase> attention_cases() {
       // 1e-7 (every operand needs its fp16 scale; the scores stay moderate, as after Qwen-Image's QK norm).
       attention_case({2, 300, 281, 4, 2, 128, false, true, 1, 1, true}),
       attention_case({1, 130, 77, 3, 3, 128, false, false, kHuge, kHuge, false, 1.0f / (kHuge * kHuge)}),
+      // Head dim 128 with causal masking (the register-softmax tensor-core kernel): tiles across the diagonal
+      // and query blocks that stop early; Sk > Sq (rows see up to i + Sk − Sq) with operands of 1e7 and 1e-7;
+      // Sq > Sk, where whole query blocks see no key and must produce zeros.
+      attention_case({1, 300, 300, 4, 2, 128, true, true}),
+      attention_case({2, 150, 260, 3, 1, 128, true, false, kHuge, kHuge, false, 1.0f / (kHuge * kHuge)}),
+      attention_case({1, 200, 90, 2, 2, 128, true}),
       // Head dim 384 without causal masking (the wide-head tensor-core kernel): the same kinds of cases, with
       // query blocks of 32 and 64 rows, whole and partial, and key counts off the 16-key tile.
       attention_case({2, 100, 83, 2, 1, 384, false, true, 1, 1, true}),

@@ -1,11 +1,11 @@
 // attention: softmax(scale·Q·Kᵀ + mask)·V, flash-style (never the full score matrix). Variants:
 //  "scalar": fp32 online softmax, compiled per head-dimension class (attention_scalar_d64/d128/d384); the
 //            smallest class that holds the head dim runs.
-//  "coopmat_nv": head dim 128 without causal masking on NVIDIA tensor cores (attention_pack converts Q, K, V
-//            to scaled fp16, then the flash loop runs); other shapes fall back to scalar. The loop is
-//            attention_coopmat_nv_register_softmax (softmax on the score accumulators in registers) where the
-//            probed accumulator layout is one it handles (vk_coopmat_layout.h), else attention_coopmat_nv
-//            (scores through shared memory, no assumption). "coopmat_nv_shared_softmax" and
+//  "coopmat_nv": head dim 128 on NVIDIA tensor cores (attention_pack converts Q, K, V to scaled fp16, then
+//            the flash loop runs); other shapes fall back to scalar. The loop is
+//            attention_coopmat_nv_register_softmax (softmax on the score accumulators in registers, causal
+//            masking included) where the probed accumulator layout is one it handles (vk_coopmat_layout.h), else
+//            attention_coopmat_nv (scores through shared memory, no assumption; causal attention runs scalar). "coopmat_nv_shared_softmax" and
 //            "coopmat_nv_register_softmax_<config>" force one kernel and configuration.
 //  "coopmat_nv_workgroup_<config>": attention_coopmat_workgroup on workgroup-scope matrices
 //            (VK_NV_cooperative_matrix2 with conversions) where the probed workgroup-scope accumulator layout
@@ -33,6 +33,8 @@ constexpr const char* kScalar = "scalar";
 constexpr std::string_view kCoopmatNv = "coopmat_nv";
 constexpr const char* kSharedSoftmax = "coopmat_nv_shared_softmax";
 constexpr std::string_view kRegisterSoftmaxPrefix = "coopmat_nv_register_softmax_";
+// The register-softmax shaders compiled with causal masking: attention_<variant><kCausalSuffix>.
+constexpr const char* kCausalSuffix = "_causal";
 // attention_coopmat_nv.comp: head dim D, BR query rows per workgroup of 8 subgroups of 32, 46 KiB shared.
 constexpr int64_t kCoopmatHeadDim = 128;
 constexpr uint32_t kCoopmatQueryRows = 128;
@@ -281,7 +283,9 @@ void register_attention_variants(Context& ctx) {
     usable.emplace_back(kCoopmatNv);
     const bool all_compiled = std::all_of(std::begin(kRegisterSoftmaxConfigs), std::end(kRegisterSoftmaxConfigs),
                                           [](const RegisterSoftmaxConfig& r) {
-                                            return PipelineRegistry::has_shader("attention_" + register_softmax_variant(r));
+                                            const std::string shader = "attention_" + register_softmax_variant(r);
+                                            return PipelineRegistry::has_shader(shader) &&
+                                                   PipelineRegistry::has_shader(shader + kCausalSuffix);
                                           });
     if (all_compiled && ctx.accumulator_layout())
       for (const RegisterSoftmaxConfig& r : kRegisterSoftmaxConfigs) usable.push_back(register_softmax_variant(r));
@@ -362,9 +366,16 @@ Output attention_sequences(Context& ctx, std::string_view op, const Sequence& q_
   if (!cls) fail(kOp, "head dim " + std::to_string(d) + " exceeds the largest supported (384): " + shapes);
 
   const std::string& variant = ctx.variants().selected(op);
-  const bool flash_shape = !args.causal && sk > 0;  // what the tensor-core kernels handle
-  const WideHeadConfig* wide = flash_shape ? wide_head_config(ctx, variant, d) : nullptr;
-  const bool tensor_cores = (variant.starts_with(kCoopmatNv) && d == kCoopmatHeadDim && flash_shape) || wide;
+  // The tensor-core kernels: the wide-head one (no causal masking) for its head dim; for head dim 128 the
+  // workgroup-scope, register-softmax or shared-softmax one, of which only the register-softmax kernel masks
+  // causally (the others leave causal attention to the scalar kernel).
+  const bool head_dim_128 = variant.starts_with(kCoopmatNv) && d == kCoopmatHeadDim && sk > 0;
+  const WideHeadConfig* wide = !args.causal && sk > 0 ? wide_head_config(ctx, variant, d) : nullptr;
+  const WorkgroupAttentionConfig* workgroup =
+      head_dim_128 && !wide && !args.causal ? workgroup_attention_config(ctx, variant) : nullptr;
+  const RegisterSoftmaxConfig* config =
+      head_dim_128 && !wide && !workgroup ? register_softmax_config(ctx, variant, sq, batch * hq) : nullptr;
+  const bool tensor_cores = wide || (head_dim_128 && (!args.causal || config));
   // The Q/K norms: folded into the fp16 packing where both parts have one in the interleaved style and a
   // thread's share of a row fits attention_pack's registers; otherwise applied by rms_norm_rope first.
   std::optional<PackNorm> q_norm, k_norm;
@@ -407,12 +418,9 @@ Output attention_sequences(Context& ctx, std::string_view op, const Sequence& q_
     return r;
   }
   if (tensor_cores) {
-    const WorkgroupAttentionConfig* workgroup = wide ? nullptr : workgroup_attention_config(ctx, variant);
-    const RegisterSoftmaxConfig* config =
-        wide || workgroup ? nullptr : register_softmax_config(ctx, variant, sq, batch * hq);
     const std::string shader = wide        ? "attention_" + wide_head_variant(*wide)
                                : workgroup ? "attention_" + workgroup_variant(*workgroup)
-                               : config    ? "attention_" + register_softmax_variant(*config)
+                               : config    ? "attention_" + register_softmax_variant(*config) + (args.causal ? kCausalSuffix : "")
                                            : "attention_coopmat_nv";
     const uint32_t query_rows = wide        ? wide->query_rows()
                                 : workgroup ? workgroup->br
