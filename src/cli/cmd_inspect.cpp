@@ -9,7 +9,7 @@
 #include "cli/args.h"
 #include "core/error.h"
 #include "io/component_inspection.h"
-#include "io/parallel_for.h"
+#include "core/parallel_for.h"
 
 namespace qi::cli {
 

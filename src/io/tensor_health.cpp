@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "io/parallel_for.h"
+#include "core/parallel_for.h"
 
 namespace qi {
 

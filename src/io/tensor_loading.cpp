@@ -7,7 +7,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "io/parallel_for.h"
+#include "core/parallel_for.h"
 
 namespace qi {
 

@@ -1,7 +1,7 @@
 // Parallel prefetch and copy: every byte arrives, the byte count is exact, and thread counts do not matter.
 #include <gtest/gtest.h>
 
-#include "io/parallel_for.h"
+#include "core/parallel_for.h"
 #include "io/tensor_loading.h"
 #include "temp_files.h"
 
