@@ -11,6 +11,7 @@
 
 #include "backend/vulkan/vk_commands.h"
 #include "backend/vulkan/vk_context.h"
+#include "backend/vulkan/vk_device_caps.h"
 #include "backend/vulkan/vk_cooperative_matrix2.h"
 #include "backend/vulkan/vk_hazards.h"
 #include "backend/vulkan/vk_instance.h"
@@ -162,7 +163,10 @@ TEST_F(VulkanRuntime, CopiesSubmittedApartKeepTheirPlaceAmongTheKernels) {
   const int64_t n = 4096;
   auto host = [&](float v) {
     const std::vector<float> values(size_t(n), v);
-    return vk::make_host_weight(*ctx, ledger, nullptr, {n}, DType::F32, values.data());
+    return vk::make_host_weight(*ctx, ledger, nullptr, {n}, DType::F32,
+                                [&](uint8_t* to, uint64_t offset, uint64_t bytes) {
+                                  std::memcpy(to, reinterpret_cast<const uint8_t*>(values.data()) + offset, bytes);
+                                });
   };
   const Tensor h1 = host(1.0f), h2 = host(5.0f);
   const Tensor slot = ctx->alloc({n}, DType::F32);
@@ -413,6 +417,34 @@ TEST_F(VulkanRuntime, VariantsListAndSelect) {
   EXPECT_NO_THROW(be->select_variant("matmul", ""));
   EXPECT_THROW(be->select_variant("matmul", "no-such-variant"), RuntimeFailure);
   EXPECT_THROW(be->select_variant("no-such-op", ""), RuntimeFailure);
+}
+
+// Uploads larger than a chunk through staging memory (forced on lavapipe with QI_ZERO_COPY=0): each chunk is
+// filled at its own offset, the batches are submitted as they fill instead of all at the end, and the tensor
+// holds every byte.
+TEST_F(VulkanRuntime, StagedUploadGoesInChunksSubmittedAsTheyFill) {
+  setenv(vk::kZeroCopyEnvVar, "0", 1);
+  auto ctx = vk::Context::create(test_vulkan_options(), nullptr);
+  unsetenv(vk::kZeroCopyEnvVar);
+  ASSERT_LT(ctx->caps().memory_types.zero_copy, 0);
+  // A whole chunk and a part (lavapipe binds at most 128 MiB, two chunks).
+  const uint64_t bytes = vk::kUploadChunkBytes + 4 * 1000;
+  const int64_t n = int64_t(bytes / sizeof(uint32_t));
+  const Tensor t = ctx->alloc({n}, DType::F32);
+  std::vector<uint64_t> offsets;
+  const uint64_t submitted_before = ctx->stream().submissions();
+  ctx->upload_with(t, bytes, [&](uint8_t* to, uint64_t offset, uint64_t count) {
+    offsets.push_back(offset);
+    for (uint64_t i = 0; i < count; i += sizeof(uint32_t)) {
+      const uint32_t word = uint32_t((offset + i) / sizeof(uint32_t)) * 2654435761u;
+      std::memcpy(to + i, &word, sizeof word);
+    }
+  });
+  EXPECT_EQ(offsets, (std::vector<uint64_t>{0, vk::kUploadChunkBytes}));
+  EXPECT_GE(ctx->stream().submissions() - submitted_before, 1u);  // the first chunk already on its way
+  std::vector<uint32_t> back(size_t(n), 0);
+  ctx->download(t, back.data());
+  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(back[size_t(i)], uint32_t(i) * 2654435761u) << i;
 }
 
 TEST_F(VulkanRuntime, WeightUploadKeepsOrConvertsFormats) {

@@ -13,10 +13,11 @@
 namespace qi::vk {
 namespace {
 
-// Uploads through staging memory go in chunks of this size; once this much is in flight the stream waits,
-// which bounds the staging memory a multi-gigabyte weight upload holds.
-constexpr uint64_t kStagingChunkBytes = 64 * kMiB;
-constexpr uint64_t kMaxStagingInFlight = 256 * kMiB;
+// Uploads through staging memory: a batch holds at most this many staging bytes (one chunk of a large
+// upload); past it the batch is submitted and the next one filled while the copies run. The ring of
+// kBatchesInFlight batches (vk_commands.cpp) waits for the oldest before reusing it, which bounds the
+// staging memory a multi-gigabyte weight upload holds to a few chunks.
+constexpr uint64_t kStagingPerBatch = kUploadChunkBytes;
 // Size of the buffer bound for absent optional inputs (any shader reads at most its first element).
 constexpr uint64_t kDummyBytes = 16;
 // Every binding is a whole number of 32-bit words: shaders read 16- and 8-bit data as packed words.
@@ -160,6 +161,11 @@ void Context::fill(const Tensor& t, uint32_t word, std::string_view op) {
 }
 
 void Context::upload(const Tensor& dst, const void* src, size_t bytes) {
+  const auto* p = static_cast<const uint8_t*>(src);
+  upload_with(dst, bytes, [p](uint8_t* to, uint64_t offset, uint64_t n) { std::memcpy(to, p + offset, n); });
+}
+
+void Context::upload_with(const Tensor& dst, size_t bytes, const UploadFill& fill) {
   if (bytes == 0) return;
   const VulkanStorage& written = storage(dst, "upload", "destination");
   const Allocation& a = written.allocation();
@@ -167,25 +173,25 @@ void Context::upload(const Tensor& dst, const void* src, size_t bytes) {
   written.mark_written();
   // Zero-copy: write through the mapping unless the range's previous owner may still be in use on the GPU.
   if (a.mapped() && stream_->completed_serial() >= a.reuse_serial) {
-    std::memcpy(a.mapped(), src, bytes);
+    for (uint64_t off = 0; off < bytes; off += kUploadChunkBytes)
+      fill(a.mapped() + off, off, std::min<uint64_t>(kUploadChunkBytes, bytes - off));
     return;
   }
-  const auto* p = static_cast<const uint8_t*>(src);
-  for (uint64_t off = 0; off < bytes; off += kStagingChunkBytes) {
-    const uint64_t n = std::min<uint64_t>(kStagingChunkBytes, bytes - off);
-    if (staged_since_wait_ + n > kMaxStagingInFlight) {
-      stream_->wait_idle();
-      staged_since_wait_ = 0;
+  for (uint64_t off = 0; off < bytes; off += kUploadChunkBytes) {
+    const uint64_t n = std::min<uint64_t>(kUploadChunkBytes, bytes - off);
+    if (staged_in_batch_ + n > kStagingPerBatch) {
+      stream_->submit();
+      staged_in_batch_ = 0;
     }
     Allocation st = allocator_->allocate(n, Arena::Staging);
-    std::memcpy(st.mapped(), p + off, n);
+    fill(st.mapped(), off, n);
     BufferRange from{st.buffer(), st.offset, n}, to{a.buffer(), a.offset + off, n};
     stream_->record({&from, 1}, {&to, 1}, "upload", [from, to](VkCommandBuffer cb) {
       const VkBufferCopy region{from.offset, to.offset, to.size};
       vkCmdCopyBuffer(cb, from.buffer, to.buffer, 1, &region);
     });
     stream_->release_after_completion(st);
-    staged_since_wait_ += n;
+    staged_in_batch_ += n;
   }
 }
 
@@ -194,7 +200,7 @@ void Context::download(const Tensor& src, void* dst) {
   const size_t bytes = src.bytes();
   stream_->wait_idle();
   stream_->throw_if_device_lost();  // nothing valid to read
-  staged_since_wait_ = 0;
+  staged_in_batch_ = 0;
   if (bytes == 0) return;
   if (a.mapped()) {
     std::memcpy(dst, a.mapped(), bytes);

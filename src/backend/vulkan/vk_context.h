@@ -30,6 +30,7 @@
 #include <span>
 #include <vector>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -44,6 +45,10 @@
 #include "backend/vulkan/vulkan_backend.h"
 
 namespace qi::vk {
+
+// Uploads write host data in chunks of this size (Context::upload_with): each staged chunk is a copy of its
+// own, and large enough that a chunk's fixed costs vanish next to its transfer.
+inline constexpr uint64_t kUploadChunkBytes = 64 * kMiB;
 
 class Context;
 
@@ -116,6 +121,11 @@ class Context {
   const VulkanStorage& storage(const Tensor& t, std::string_view op, std::string_view what) const;
   // Writes bytes of host data into a tensor not yet used by any recorded command (in order with them).
   void upload(const Tensor& dst, const void* src, size_t bytes);
+  // The same for data made on the fly: fill(to, offset, n) writes bytes [offset, offset + n) of the new
+  // contents to `to`, host-visible memory (a staging chunk, or the tensor's own where it is mapped). Offsets
+  // are multiples of kUploadChunkBytes; fill may use several threads.
+  using UploadFill = std::function<void(uint8_t* to, uint64_t offset, uint64_t n)>;
+  void upload_with(const Tensor& dst, size_t bytes, const UploadFill& fill);
   // Waits for all recorded work, then copies the tensor's bytes to dst.
   void download(const Tensor& src, void* dst);
   void set_poison(bool on) { poison_ = on; }
@@ -167,7 +177,7 @@ class Context {
   VariantTable variants_;
   std::optional<AccumulatorLayout> accumulator_layout_;
   bool poison_ = false;
-  uint64_t staged_since_wait_ = 0;  // staging bytes uploaded since the last full wait
+  uint64_t staged_in_batch_ = 0;  // staging bytes uploaded in the batch being recorded
   std::map<std::pair<std::string, std::vector<uint64_t>>, Tensor> derived_;
 };
 

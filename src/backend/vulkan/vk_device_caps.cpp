@@ -254,7 +254,9 @@ DeviceCaps query_device_caps(VkInstance instance, VkPhysicalDevice physical) {
   c.memory_types.device_local = pick_memory_type(c.memory, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, on_main_heap);
   // Zero-copy only where host-visible device memory is the main heap itself (lavapipe, integrated GPUs), not
   // a small BAR window of a discrete GPU.
-  if (c.props.deviceType != VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU)
+  const char* zero_copy_env = std::getenv(kZeroCopyEnvVar);
+  const bool zero_copy_off = zero_copy_env && std::string_view(zero_copy_env) == "0";
+  if (c.props.deviceType != VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU && !zero_copy_off)
     c.memory_types.zero_copy = pick_memory_type(c.memory, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | host, 0, on_main_heap);
   c.memory_types.staging = pick_memory_type(c.memory, host, 0, any_heap);
   c.memory_types.readback = pick_memory_type(c.memory, host, VK_MEMORY_PROPERTY_HOST_CACHED_BIT, any_heap);

@@ -39,6 +39,9 @@ inline constexpr const char* kSubgroupReduceEnvVar = "QI_SUBGROUP_REDUCE";
 // Environment variable that, set to 0, leaves workgroup-scope cooperative matrices unused (DeviceCaps::
 // coopmat_workgroup false): the subgroup-scope tensor-core kernels run, as on devices without them.
 inline constexpr const char* kCoopmatWorkgroupEnvVar = "QI_COOPMAT_WORKGROUP";
+// "0": no zero-copy memory even where host-visible device memory is the main heap, so uploads are staged
+// copies as on a discrete GPU (tests run the staged path on lavapipe with it).
+inline constexpr const char* kZeroCopyEnvVar = "QI_ZERO_COPY";
 
 struct DeviceCaps {
   VkPhysicalDevice physical = VK_NULL_HANDLE;

@@ -166,7 +166,10 @@ Block* Allocator::new_block(uint64_t min_bytes, Arena arena) {
     throw RuntimeFailure("Vulkan buffer of " + mib(size) + " cannot use the chosen memory type");
   }
   check(vkBindBufferMemory(dev, block->buffer, block->memory, 0), "vkBindBufferMemory");
-  if (caps.memory.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
+  // Tensors' memory is written and read through a mapping only where it is zero-copy memory; elsewhere
+  // (QI_ZERO_COPY=0 on a device whose every memory type is host-visible) uploads and downloads are staged.
+  const bool host_access = !is_tensor_arena(arena) || zero_copy_;
+  if (host_access && (caps.memory.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)) {
     void* p = nullptr;
     check(vkMapMemory(dev, block->memory, 0, VK_WHOLE_SIZE, 0, &p), "vkMapMemory");
     block->mapped = static_cast<uint8_t*>(p);

@@ -54,7 +54,7 @@ const HostWeightStorage* host_weight_storage(const Tensor& t) {
 }  // namespace
 
 Tensor make_host_weight(Context& ctx, const std::shared_ptr<HostWeightLedger>& ledger, Backend* owner,
-                        const Shape& shape, DType stored, const void* data) {
+                        const Shape& shape, DType stored, const Context::UploadFill& fill) {
   if (!ledger->checked_memory_type) {
     ledger->checked_memory_type = true;
     // Staging memory is system memory on every driver seen so far; a discrete GPU that offered its own
@@ -66,10 +66,7 @@ Tensor make_host_weight(Context& ctx, const std::shared_ptr<HostWeightLedger>& l
       log_warn("vulkan: this device's staging memory is device-local: streamed weights will use GPU memory");
   }
   Tensor inner = ctx.alloc(shape, stored, Arena::Staging, /*poison=*/false);
-  if (inner.bytes() > 0) {
-    if (!data) fail("upload_host_weight", "null data for " + inner.describe());
-    ctx.upload(inner, data, inner.bytes());
-  }
+  ctx.upload_with(inner, inner.bytes(), fill);
   // The upload is a host write, or a staged copy in the batch being recorded.
   const uint64_t ready_serial = ctx.stream().recording_serial();
   return Tensor(std::make_shared<HostWeightStorage>(std::move(inner), ready_serial, ledger, owner), shape, stored);

@@ -20,9 +20,9 @@ struct HostWeightLedger {
   bool checked_memory_type = false;  // warned (once) if the staging memory type is device memory
 };
 
-// A host weight of `stored` dtype; data holds its elements, already in that format.
+// A host weight of `stored` dtype, its bytes written by fill (Context::upload_with).
 Tensor make_host_weight(Context& ctx, const std::shared_ptr<HostWeightLedger>& ledger, Backend* owner,
-                        const Shape& shape, DType stored, const void* data);
+                        const Shape& shape, DType stored, const Context::UploadFill& fill);
 
 // The staging-arena tensor behind a host weight, or nullptr when t is not one.
 const Tensor* host_weight_tensor(const Tensor& t);

@@ -10,6 +10,7 @@
 #include "backend/vulkan/vk_ops.h"
 #include "backend/vulkan/vk_weight_stream.h"
 #include "core/error.h"
+#include "core/half_conversion.h"
 
 namespace qi {
 namespace {
@@ -26,13 +27,6 @@ std::vector<float> widen(const void* data, DType src, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[size_t(i)] = src == DType::F16 ? f16_to_f32(h[i]) : bf16_to_f32(h[i]);
   return out;
 }
-
-// A weight's elements in the backend's storage format for it (upload_weight and upload_host_weight).
-struct StoredWeight {
-  DType dtype;
-  const void* data;                // the caller's data, or `converted`
-  std::vector<uint16_t> converted;
-};
 
 class VulkanBackend final : public Backend {
  public:
@@ -70,16 +64,24 @@ class VulkanBackend final : public Backend {
     return t;
   }
 
+  // Weights are written chunk by chunk into host-visible memory (staging, or the host weight's own), BF16
+  // converted to F16 on the way where they are stored so: a chunk converts while the previous one's copy runs.
   Tensor upload_weight(const void* data, DType src_dtype, const Shape& shape, WeightUploadStats* stats) override {
-    StoredWeight w = stored_weight("upload_weight", data, src_dtype, shape, stats);
-    Tensor t = ctx_->alloc(shape, w.dtype, Arena::Weights, /*poison=*/false);
-    if (t.numel() > 0) ctx_->upload(t, w.data, t.bytes());
+    const DType stored = stored_dtype("upload_weight", data, src_dtype, shape, stats);
+    Tensor t = ctx_->alloc(shape, stored, Arena::Weights, /*poison=*/false);
+    int64_t overflowed = 0;
+    ctx_->upload_with(t, t.bytes(), weight_fill(data, src_dtype, stored, overflowed));
+    if (stats) stats->overflowed += overflowed;
     return t;
   }
 
   Tensor upload_host_weight(const void* data, DType src_dtype, const Shape& shape, WeightUploadStats* stats) override {
-    StoredWeight w = stored_weight("upload_host_weight", data, src_dtype, shape, stats);
-    return vk::make_host_weight(*ctx_, host_weights_, this, shape, w.dtype, w.data);
+    const DType stored = stored_dtype("upload_host_weight", data, src_dtype, shape, stats);
+    int64_t overflowed = 0;
+    Tensor t = vk::make_host_weight(*ctx_, host_weights_, this, shape, stored,
+                                    weight_fill(data, src_dtype, stored, overflowed));
+    if (stats) stats->overflowed += overflowed;
+    return t;
   }
 
   void copy_into(const Tensor& dst, const Tensor& src) override { vk::copy_into(*ctx_, dst, src); }
@@ -177,27 +179,28 @@ class VulkanBackend final : public Backend {
  private:
   // BF16 weights become F16 where the device computes in fp16: values beyond fp16's range become ±inf and
   // are counted (the model code reports them).
-  StoredWeight stored_weight(std::string_view op, const void* data, DType src_dtype, const Shape& shape,
-                             WeightUploadStats* stats) const {
+  // The format a weight is stored in: BF16 becomes F16 where the tensor cores read the weights, anything else
+  // stays as given. Checks the data and counts the values.
+  DType stored_dtype(std::string_view op, const void* data, DType src_dtype, const Shape& shape,
+                     WeightUploadStats* stats) const {
     if (!is_float(src_dtype))
       vk::fail(op, "weights must be F32, F16 or BF16, got " + std::string(dtype_name(src_dtype)) + shape_str(shape));
-    StoredWeight w{src_dtype == DType::BF16 ? vk::bf16_weight_storage(*ctx_) : src_dtype, data, {}};
+    const DType stored = src_dtype == DType::BF16 ? vk::bf16_weight_storage(*ctx_) : src_dtype;
     const int64_t n = shape_numel(shape);
     if (stats) stats->values += n;
-    if (n == 0) return w;
-    if (!data) vk::fail(op, "null data for " + std::string(dtype_name(w.dtype)) + shape_str(shape));
-    if (w.dtype == src_dtype) return w;
-    const auto* src = static_cast<const uint16_t*>(data);
-    w.converted.resize(static_cast<size_t>(n));
-    int64_t overflowed = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      const float f = bf16_to_f32(src[i]);
-      overflowed += f16_overflows(f);
-      w.converted[size_t(i)] = f32_to_f16(f);
-    }
-    if (stats) stats->overflowed += overflowed;
-    w.data = w.converted.data();
-    return w;
+    if (n > 0 && !data) vk::fail(op, "null data for " + std::string(dtype_name(stored)) + shape_str(shape));
+    return stored;
+  }
+
+  // Writes a weight's bytes in its stored format: a copy, or the BF16 → F16 conversion (overflows counted).
+  static Context::UploadFill weight_fill(const void* data, DType src_dtype, DType stored, int64_t& overflowed) {
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    if (stored == src_dtype)
+      return [bytes](uint8_t* to, uint64_t offset, uint64_t n) { std::memcpy(to, bytes + offset, n); };
+    return [bytes, &overflowed](uint8_t* to, uint64_t offset, uint64_t n) {
+      overflowed += convert_bf16_to_f16(reinterpret_cast<const uint16_t*>(bytes + offset),
+                                        reinterpret_cast<uint16_t*>(to), n / sizeof(uint16_t));
+    };
   }
 
   std::shared_ptr<Context> ctx_;
