@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "cli/backend_choice.h"
 #include "core/error.h"
 
 namespace qi::bench {
@@ -83,9 +84,16 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-TimedRuns time_runs(Backend& backend, int repeats, const std::function<void()>& work) {
-  work();
-  backend.flush();
+double clock_warmup_seconds(Backend& backend, const cli::Args& args) {
+  return cli::backend_memory_is_system_ram(backend, args) ? 0.0 : kClockWarmupSeconds;
+}
+
+TimedRuns time_runs(Backend& backend, int repeats, double warmup_seconds, const std::function<void()>& work) {
+  const auto warm_start = std::chrono::steady_clock::now();
+  do {
+    work();
+    backend.flush();
+  } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - warm_start).count() < warmup_seconds);
   backend.reset_peak_memory();
   std::vector<double> wall;
   TimedRuns r;

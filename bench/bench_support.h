@@ -35,9 +35,19 @@ struct TimedRuns {
   double median_ms = 0;
   std::vector<OpTiming> split;
 };
-// Runs `work` once to warm up (pipelines, allocator blocks), resets the peak memory, then `repeats` timed times
-// (wall time to the end of a flush), with device timestamps on the last run only (they add a little time).
-TimedRuns time_runs(Backend& backend, int repeats, const std::function<void()>& work);
+// Before the first measurement a GPU runs work for this long, so that its clocks have left their idle state:
+// on an H100 the first kernel case ran at a quarter of its later rate without it, and cases within the first
+// ~4 s after a one-second warm-up still ran 3-4x slow; on an H200 a text-encoder forward right after the
+// host had made 14 GB of random weights took 52.7 ms with one warm-up forward, against 22.0 ms on a GPU
+// that had just been busy (2026-11-23).
+inline constexpr double kClockWarmupSeconds = 5.0;
+// kClockWarmupSeconds for a GPU, 0 for a CPU device (the CPU backend, lavapipe: no clocks to ramp, and each
+// run already takes long).
+double clock_warmup_seconds(Backend& backend, const cli::Args& args);
+// Runs `work` once to warm up (pipelines, allocator blocks) and again until warmup_seconds have passed,
+// resets the peak memory, then `repeats` timed times (wall time to the end of a flush), with device
+// timestamps on the last run only (they add a little time).
+TimedRuns time_runs(Backend& backend, int repeats, double warmup_seconds, const std::function<void()>& work);
 // Prints the op timings, largest first, with their share of the total, and returns them as JSON
 // ({op, count, ms} per op).
 nlohmann::json print_op_split(std::vector<OpTiming> split);

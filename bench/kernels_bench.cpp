@@ -29,10 +29,6 @@ constexpr int64_t kImageTokens1024 = 4096;  // (1024/16)²
 constexpr int64_t kImageTokens1328 = 6889;  // (1328/16)²
 constexpr int kDefaultRepeats = 10;
 constexpr int kWarmups = 2;
-// Before the first measurement the GPU runs work for this long, so its clocks have left their idle state
-// (on an H100 the first case ran at a quarter of its later rate without it, and cases within the first ~4 s
-// after a one-second warm-up still ran 3-4x slow).
-constexpr double kClockWarmupSeconds = 5.0;
 
 struct Case {
   std::string op, shape;
@@ -342,7 +338,7 @@ int bench_kernels(const std::vector<std::string>& argv) {
   // A CPU device (the CPU backend, lavapipe) would take minutes per model-sized case, and has no clocks to ramp.
   const bool cpu_device = cli::backend_memory_is_system_ram(b, args);
   const bool small = args.has("--small") || cpu_device;
-  const double clock_warmup_seconds = cpu_device ? 0.0 : kClockWarmupSeconds;
+  const double warmup_seconds = clock_warmup_seconds(b, args);
   const int repeats = int(args.get_int("--repeats", 1, 1000).value_or(kDefaultRepeats));
   const nlohmann::json anchors = load_anchors(args);
 
@@ -355,7 +351,7 @@ int bench_kernels(const std::vector<std::string>& argv) {
   b.flush();
   const auto warm_start = std::chrono::steady_clock::now();
   while (!cases.empty() && std::chrono::duration<double>(std::chrono::steady_clock::now() - warm_start).count() <
-                               clock_warmup_seconds) {
+                               warmup_seconds) {
     cases.front().run();
     b.flush();
   }

@@ -33,7 +33,8 @@ int bench_text_encoder(const std::vector<std::string>& argv) {
         "                                        [--repeats N] [--backend vulkan|cpu] [--device N]\n"
         "                                        [--variants OP=VARIANT[,...]] [--anchors FILE] [--json FILE]\n\n"
         "Times full-size text-encoder forwards (random weights, random token ids) per prompt length: median of\n"
-        "N forwards after one warm-up, peak backend memory, and the per-op device-time split of the last one.\n"
+        "N forwards after a warm-up (repeated for 5 s on a GPU, so that its clocks are up), peak backend memory,\n"
+        "and the per-op device-time split of the last one.\n"
         "Ratios are to diffusers' text_encoder_forward_ms in anchors.json (an H200). --variants runs the named\n"
         "kernel variants (as bench kernels lists them) instead of the automatic choice.\n");
     return args.has("--help") ? 0 : 2;
@@ -62,7 +63,7 @@ int bench_text_encoder(const std::vector<std::string>& argv) {
   for (int64_t length : lengths) {
     std::vector<int32_t> ids(static_cast<size_t>(length));
     for (int32_t& id : ids) id = token(rng);
-    const TimedRuns runs = time_runs(b, repeats, [&] { Tensor states = encoder.encode(ids); });
+    const TimedRuns runs = time_runs(b, repeats, clock_warmup_seconds(b, args), [&] { Tensor states = encoder.encode(ids); });
     const double ms = runs.median_ms, peak = double(b.memory_stats().peak) / kGiB;
     const std::string key = "len" + std::to_string(length);
     const double ref = anchor_ms(anchors, "text_encoder_forward_ms", key);

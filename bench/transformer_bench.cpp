@@ -68,7 +68,8 @@ int bench_transformer(const std::vector<std::string>& argv) {
         "                                       [--repeats N] [--backend vulkan|cpu] [--device N] [--anchors FILE]\n"
         "                                       [--vram-budget GIB] [--json FILE]\n\n"
         "Times full-size transformer forwards (random weights, %lld text tokens, batch 1) per image size: median\n"
-        "of N forwards after one warm-up, peak backend memory, and the per-op device-time split; then the median\n"
+        "of N forwards after a warm-up (repeated for 5 s on a GPU, so that its clocks are up), peak backend\n"
+        "memory, and the per-op device-time split; then the median\n"
         "of N guided steps as generate runs them (cond and uncond as one batch of two) and, for comparison, as\n"
         "two forwards one after the other (sharing the modulation vectors; generate --cfg-sequential).\n"
         "Ratios are to diffusers' transformer_forward_ms in anchors.json (an H200; batch 1 and batch 2).\n"
@@ -123,7 +124,7 @@ int bench_transformer(const std::vector<std::string>& argv) {
     Tensor prompt = random_tensor(b, {kTextTokens, model.transformer.joint_attention_dim}, rng);
     Tensor latents = random_tensor(b, {hp * wp, model.transformer.in_channels}, rng);
     const Mmdit::Context ctx = mmdit.prepare(prompt, hp, wp);
-    const TimedRuns runs = time_runs(b, repeats, [&] { Tensor v = mmdit.forward(latents, kTimestep, ctx); });
+    const TimedRuns runs = time_runs(b, repeats, clock_warmup_seconds(b, args), [&] { Tensor v = mmdit.forward(latents, kTimestep, ctx); });
     const double ms = runs.median_ms, peak = double(b.memory_stats().peak) / kGiB;
     // Guided steps, both prompts of kTextTokens tokens as in diffusers' batch-2 figure: one batch of two (after
     // one warm-up), then two forwards sharing the modulation vectors (Mmdit::Modulation).

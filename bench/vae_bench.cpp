@@ -35,7 +35,8 @@ int bench_vae(const std::vector<std::string>& argv) {
         "                               [--repeats N] [--backend vulkan|cpu] [--device N] [--anchors FILE]\n"
         "                               [--variants OP=VARIANT[,...]] [--json FILE]\n\n"
         "Times full-size VAE decodes (random weights, one frame of random latents) per image size: median of N\n"
-        "decodes after one warm-up, peak backend memory, and the per-op device-time split of the last decode.\n"
+        "decodes after a warm-up (repeated for 5 s on a GPU, so that its clocks are up), peak backend memory,\n"
+        "and the per-op device-time split of the last decode.\n"
         "--vae-tiling decodes in diffusers' tiles (generate --vae-tiling). Ratios are to diffusers'\n"
         "vae_decode_ms in anchors.json (an H200, whole decodes). --variants runs the named kernel variants (as\n"
         "bench kernels lists them) instead of the automatic choice.\n");
@@ -68,7 +69,7 @@ int bench_vae(const std::vector<std::string>& argv) {
     std::vector<float> values(size_t(model.vae.z_dim * h * w));
     for (float& x : values) x = normal(rng);
     const Tensor latents = b.from_host_f32(values, {model.vae.z_dim, 1, h, w});
-    const TimedRuns runs = time_runs(b, repeats, [&] {
+    const TimedRuns runs = time_runs(b, repeats, clock_warmup_seconds(b, args), [&] {
       Tensor image = tiled ? decode_tiled(vae, b, latents, VaeTiling{}) : vae.decode(latents);
     });
     const double ms = runs.median_ms, peak = double(b.memory_stats().peak) / kGiB;
