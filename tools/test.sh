@@ -32,7 +32,10 @@ took "ctest"
 # The sanitizer run covers every test area, the numeric parity suites (ops, model, e2e) included: with the
 # -O1 -g1 build they add about 2.5 minutes on the 2-core CI machine (measured 2026-11-22: build 1 min,
 # test_ops 19 s, test_model 18 s, test_e2e 52 s under ASan).
-QI_ASAN_AREAS=${QI_ASAN_AREAS:-"core io text pipeline vulkan cli ops model e2e"}
+# The default order is longest first (2-core machine, 2026-11-23: cli 105 s, e2e 67, model 52, vulkan 41,
+# ops 28, text 14, io 4, core and pipeline under 1), so that the areas run JOBS at a time finish together:
+# each test binary keeps about one core busy.
+QI_ASAN_AREAS=${QI_ASAN_AREAS:-"cli e2e model vulkan ops text io core pipeline"}
 if [[ ${QI_SKIP_ASAN:-0} != 1 ]]; then
   # -O1 -g1: the optimisation level AddressSanitizer recommends, and line tables only (file:line in reports);
   # src/model/mmdit.cpp compiles in 11 s instead of 45 s with RelWithDebInfo's -O2 -g.
@@ -47,13 +50,49 @@ if [[ ${QI_SKIP_ASAN:-0} != 1 ]]; then
   # are reported with "<unknown module>" frames that no suppression can match, and LeakSanitizer's slow
   # unwinder (which would see the loader's frames) deadlocks in the driver's threads. The Vulkan areas run
   # with ASan's memory-error checks and UBSan but without leak detection.
+  # Up to JOBS areas run at once, each writing build-asan/<area>.log; a failed area's log is shown at the end.
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  for area in $QI_ASAN_AREAS; do
-    leaks=1
+  run_asan_area() {
+    local area=$1 leaks=1
     [[ $area == vulkan || $area == cli || $area == ops || $area == model || $area == e2e ]] && leaks=0
     echo "== ASan+UBSan: test_$area (detect_leaks=$leaks)" >&2
-    ASAN_OPTIONS=detect_leaks=$leaks:halt_on_error=1 QI_VALIDATION=1 "build-asan/tests/test_$area" --gtest_brief=1
+    ASAN_OPTIONS=detect_leaks=$leaks:halt_on_error=1 QI_VALIDATION=1 "build-asan/tests/test_$area" --gtest_brief=1 \
+      >"build-asan/$area.log" 2>&1
+  }
+  # Finished areas are found by polling: bash's `wait -n` does not report a job that ended before it was
+  # called, and `wait PID` does, with its status.
+  declare -A area_of=()
+  failed=()
+  reap_finished() {
+    local pid
+    for pid in "${!area_of[@]}"; do
+      kill -0 "$pid" 2>/dev/null && continue
+      if wait "$pid"; then
+        echo "== ASan+UBSan: test_${area_of[$pid]} passed" >&2
+      else
+        failed+=("${area_of[$pid]}")
+        echo "== ASan+UBSan: test_${area_of[$pid]} FAILED" >&2
+      fi
+      unset "area_of[$pid]"
+    done
+  }
+  for area in $QI_ASAN_AREAS; do
+    while ((${#area_of[@]} >= JOBS)); do
+      sleep 1
+      reap_finished
+    done
+    run_asan_area "$area" &
+    area_of[$!]=$area
   done
+  while ((${#area_of[@]} > 0)); do
+    sleep 1
+    reap_finished
+  done
+  for area in "${failed[@]}"; do
+    echo "== log of test_$area (build-asan/$area.log):" >&2
+    cat "build-asan/$area.log" >&2
+  done
+  ((${#failed[@]} == 0)) || exit 1
   took "ASan+UBSan tests"
 fi
 
