@@ -51,12 +51,17 @@ Spread spread_for(const ExpectedTensor& e) {
 }  // namespace
 
 std::vector<TensorToWrite> random_weights(const std::vector<ExpectedTensor>& expected, uint64_t seed) {
-  std::vector<TensorToWrite> out;
-  out.reserve(expected.size());
+  // The tensors' memory is allocated (and zeroed, which faults its pages in) on every thread: one thread
+  // zeroing 41 GB of transformer weights took longer than generating them.
+  std::vector<TensorToWrite> out(expected.size());
+  parallel_for(expected.size(), 0, [&](size_t t) {
+    const ExpectedTensor& e = expected[t];
+    out[t] = TensorToWrite{e.key, DType::BF16, e.shape, std::vector<uint8_t>(size_t(shape_numel(e.shape)) * 2)};
+  });
   for (size_t t = 0; t < expected.size(); ++t) {
     const ExpectedTensor& e = expected[t];
     const int64_t n = shape_numel(e.shape);
-    TensorToWrite w{e.key, DType::BF16, e.shape, std::vector<uint8_t>(size_t(n) * 2)};
+    TensorToWrite& w = out[t];
     const Spread s = spread_for(e);
     const uint64_t stream = mix(seed ^ mix(uint64_t(t) + 1));
     uint8_t* dst = w.data.data();
@@ -69,7 +74,6 @@ std::vector<TensorToWrite> random_weights(const std::vector<ExpectedTensor>& exp
         std::memcpy(dst + 2 * i, &h, 2);
       }
     });
-    out.push_back(std::move(w));
   }
   return out;
 }
