@@ -4,9 +4,10 @@
 //  "coopmat_nv": head dim 128 on NVIDIA tensor cores (attention_pack converts Q, K, V to scaled fp16, then
 //            the flash loop runs); other shapes fall back to scalar. The loop is
 //            attention_coopmat_nv_register_softmax (softmax on the score accumulators in registers, causal
-//            masking included) where the probed accumulator layout is one it handles (vk_coopmat_layout.h), else
-//            attention_coopmat_nv (scores through shared memory, no assumption; causal attention runs scalar). "coopmat_nv_shared_softmax" and
-//            "coopmat_nv_register_softmax_<config>" force one kernel and configuration.
+//            masking included) where the probed accumulator layout is one it handles (vk_coopmat_layout.h),
+//            else attention_coopmat_nv (scores through shared memory, no assumption; causal attention runs
+//            scalar). "coopmat_nv_shared_softmax" and "coopmat_nv_register_softmax_<config>" force one kernel
+//            and configuration.
 //  "coopmat_nv_workgroup_<config>": attention_coopmat_workgroup on workgroup-scope matrices
 //            (VK_NV_cooperative_matrix2 with conversions) where the probed workgroup-scope accumulator layout
 //            is the one it was compiled for (vk_coopmat_workgroup_layout.h).
@@ -420,7 +421,8 @@ Output attention_sequences(Context& ctx, std::string_view op, const Sequence& q_
   if (tensor_cores) {
     const std::string shader = wide        ? "attention_" + wide_head_variant(*wide)
                                : workgroup ? "attention_" + workgroup_variant(*workgroup)
-                               : config    ? "attention_" + register_softmax_variant(*config) + (args.causal ? kCausalSuffix : "")
+                               : config    ? "attention_" + register_softmax_variant(*config) +
+                                                     (args.causal ? kCausalSuffix : "")
                                            : "attention_coopmat_nv";
     const uint32_t query_rows = wide        ? wide->query_rows()
                                 : workgroup ? workgroup->br
