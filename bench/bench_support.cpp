@@ -84,6 +84,19 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
+std::set<std::string> full_size_bench_flags(std::initializer_list<std::string> own) {
+  std::set<std::string> flags{"--backend", "--device", "--threads", "--json", "--anchors", "--repeats",
+                              "--random-weights", "--tokenizer"};
+  flags.insert(own.begin(), own.end());
+  return flags;
+}
+
+FullSizeBenchArgs full_size_bench_args(const cli::Args& args, int default_repeats) {
+  constexpr int64_t kMaxRepeats = 100;
+  return {uint64_t(args.get_int("--random-weights", 0, INT64_MAX).value()),
+          int(args.get_int("--repeats", 1, kMaxRepeats).value_or(default_repeats)), load_anchors(args)};
+}
+
 double clock_warmup_seconds(Backend& backend, const cli::Args& args) {
   return cli::backend_memory_is_system_ram(backend, args) ? 0.0 : kClockWarmupSeconds;
 }

@@ -3,7 +3,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,20 @@
 #include "ops/backend.h"
 
 namespace qi::bench {
+
+inline constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+// The value flags of the full-size model benchmarks (bench transformer, vae, text-encoder): the ones they all
+// take, and `own`.
+std::set<std::string> full_size_bench_flags(std::initializer_list<std::string> own);
+// The arguments they share: --random-weights SEED (required), --repeats N (1 to 100; default_repeats without
+// it) and anchors.json (load_anchors).
+struct FullSizeBenchArgs {
+  uint64_t seed = 0;
+  int repeats = 0;
+  nlohmann::json anchors;
+};
+FullSizeBenchArgs full_size_bench_args(const cli::Args& args, int default_repeats);
 
 // $QI_SHARED_DIR/reference/anchors.json, else ../shared/reference/anchors.json.
 std::filesystem::path default_anchors();

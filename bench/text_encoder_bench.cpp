@@ -19,14 +19,11 @@ namespace qi::bench {
 namespace {
 
 constexpr int kDefaultRepeats = 5;
-constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
 }  // namespace
 
 int bench_text_encoder(const std::vector<std::string>& argv) {
-  cli::Args args(argv, {"--backend", "--device", "--threads", "--json", "--anchors", "--repeats", "--random-weights",
-                        "--tokenizer", "--lengths", "--variants"},
-                 {"--help"});
+  cli::Args args(argv, full_size_bench_flags({"--lengths", "--variants"}), {"--help"});
   if (args.has("--help") || !args.get("--random-weights") || !args.get("--tokenizer")) {
     std::printf(
         "usage: qwen-image-vk bench text-encoder --random-weights SEED --tokenizer DIR [--lengths 64,256]\n"
@@ -39,10 +36,8 @@ int bench_text_encoder(const std::vector<std::string>& argv) {
         "kernel variants (as bench kernels lists them) instead of the automatic choice.\n");
     return args.has("--help") ? 0 : 2;
   }
-  const uint64_t seed = uint64_t(args.get_int("--random-weights", 0, INT64_MAX).value());
-  const int repeats = int(args.get_int("--repeats", 1, 100).value_or(kDefaultRepeats));
+  const auto [seed, repeats, anchors] = full_size_bench_args(args, kDefaultRepeats);
   const std::vector<int64_t> lengths = parse_sizes("--lengths", args.get_or("--lengths", "64,256"), 1);
-  const nlohmann::json anchors = load_anchors(args);
 
   auto backend = cli::make_backend(args, true);
   Backend& b = *backend;

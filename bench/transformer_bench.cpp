@@ -31,7 +31,6 @@ constexpr int64_t kTextTokens = 64;        // prompt length of the anchors' runs
 constexpr int64_t kPixelsPerToken = 16;    // VAE factor 8 × patch size 2
 constexpr int kDefaultRepeats = 3;
 constexpr float kTimestep = 0.5f;
-constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
 // Largest accepted --vram-budget (as generate).
 constexpr double kMaxVramBudgetGiB = 65536;
@@ -59,9 +58,7 @@ Tensor random_tensor(Backend& b, const Shape& shape, std::mt19937& rng) {
 }  // namespace
 
 int bench_transformer(const std::vector<std::string>& argv) {
-  cli::Args args(argv, {"--backend", "--device", "--threads", "--json", "--anchors", "--repeats", "--random-weights",
-                        "--tokenizer", "--sizes", "--vram-budget"},
-                 {"--help"});
+  cli::Args args(argv, full_size_bench_flags({"--sizes", "--vram-budget"}), {"--help"});
   if (args.has("--help") || !args.get("--random-weights") || !args.get("--tokenizer")) {
     std::printf(
         "usage: qwen-image-vk bench transformer --random-weights SEED --tokenizer DIR [--sizes 512,1024,1328]\n"
@@ -78,11 +75,9 @@ int bench_transformer(const std::vector<std::string>& argv) {
         static_cast<long long>(kTextTokens));
     return args.has("--help") ? 0 : 2;
   }
-  const uint64_t seed = uint64_t(args.get_int("--random-weights", 0, INT64_MAX).value());
-  const int repeats = int(args.get_int("--repeats", 1, 100).value_or(kDefaultRepeats));
+  const auto [seed, repeats, anchors] = full_size_bench_args(args, kDefaultRepeats);
   const std::optional<double> budget_gib = args.get_positive("--vram-budget", kMaxVramBudgetGiB);
   const std::vector<int64_t> sizes = parse_sizes("--sizes", args.get_or("--sizes", "512,1024,1328"), kPixelsPerToken);
-  const nlohmann::json anchors = load_anchors(args);
 
   auto backend = cli::make_backend(args, true);
   Backend& b = *backend;

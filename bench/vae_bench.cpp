@@ -21,14 +21,11 @@ namespace qi::bench {
 namespace {
 
 constexpr int kDefaultRepeats = 3;
-constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
 }  // namespace
 
 int bench_vae(const std::vector<std::string>& argv) {
-  cli::Args args(argv, {"--backend", "--device", "--threads", "--json", "--anchors", "--repeats", "--random-weights",
-                        "--tokenizer", "--sizes", "--variants"},
-                 {"--help", "--vae-tiling"});
+  cli::Args args(argv, full_size_bench_flags({"--sizes", "--variants"}), {"--help", "--vae-tiling"});
   if (args.has("--help") || !args.get("--random-weights") || !args.get("--tokenizer")) {
     std::printf(
         "usage: qwen-image-vk bench vae --random-weights SEED --tokenizer DIR [--sizes 1024,1328] [--vae-tiling]\n"
@@ -42,12 +39,10 @@ int bench_vae(const std::vector<std::string>& argv) {
         "bench kernels lists them) instead of the automatic choice.\n");
     return args.has("--help") ? 0 : 2;
   }
-  const uint64_t seed = uint64_t(args.get_int("--random-weights", 0, INT64_MAX).value());
+  const auto [seed, repeats, anchors] = full_size_bench_args(args, kDefaultRepeats);
   const ModelDir model = ModelDir::with_random_weights(*args.get("--tokenizer"), seed);
   const int64_t pixels_per_latent = model.vae.spatial_compression();
   const std::vector<int64_t> sizes = parse_sizes("--sizes", args.get_or("--sizes", "1024,1328"), pixels_per_latent);
-  const int repeats = int(args.get_int("--repeats", 1, 100).value_or(kDefaultRepeats));
-  const nlohmann::json anchors = load_anchors(args);
   const bool tiled = args.has("--vae-tiling");
 
   auto backend = cli::make_backend(args, true);
