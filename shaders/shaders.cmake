@@ -204,3 +204,16 @@ qi_shader(NAME coopmat_mma_peak_shared_4x2_barrier SOURCE coopmat_mma_peak.comp
           DEFINES ACC_BITS=32 FM=4u FN=2u FROM_SHARED=1 SLICE_SYNC=1 REQUIRES GL_NV_cooperative_matrix)
 qi_shader(NAME coopmat_mma_peak_shared_4x2_staged SOURCE coopmat_mma_peak.comp
           DEFINES ACC_BITS=32 FM=4u FN=2u FROM_SHARED=1 SLICE_SYNC=2 REQUIRES GL_NV_cooperative_matrix)
+# The same ladder for the workgroup-scope GEMM tile (128×128×32, 4 accumulators of 128×32, 128 threads):
+# registers, shared-fed, + slice barrier, + staging stores, + global loads (cached / a GEMM's addresses).
+# Mirrored by kPeakKernels in vk_tensor_core_peak.cpp.
+foreach(level 0 1 2 3 4_cached 4_spread)
+  string(REGEX REPLACE "_.*" "" number ${level})
+  set(spread 0)
+  if(level STREQUAL 4_spread)
+    set(spread 1)
+  endif()
+  qi_shader(NAME coopmat_workgroup_mma_peak_l${level} SOURCE coopmat_workgroup_mma_peak.comp KHR_COOPMAT
+            DEFINES LEVEL=${number} SPREAD=${spread} WG_THREADS=128 BM=128u BK=32u BNP=32u SPLIT=4u
+            REQUIRES GL_NV_cooperative_matrix)
+endforeach()
