@@ -1,5 +1,6 @@
 #include "model/random_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -17,8 +18,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;
 
-// Tensors per shard file in the sharded components (so the index files have several shards).
-constexpr size_t kShards = 2;
+// Shard files of a sharded component: at least kMinShards (so the index files list several even for the tiny
+// model), and none much over kShardBytes, the size the published checkpoints' shards keep under.
+constexpr size_t kMinShards = 2;
+constexpr uint64_t kShardBytes = 5'000'000'000;
 // Shapes of the stand-ins for the tensors the loader must ignore.
 const Shape kVisionStandInShape = {16, 3, 2, 14, 14};
 
@@ -28,32 +31,63 @@ void write_json(const fs::path& path, const ordered_json& j) {
   if (!out) throw InputError("cannot write " + path.string());
 }
 
-// Writes tensors either as one file or as kShards shards plus a *.safetensors.index.json.
+// Writes tensors either as one file or as shards (shard_ends) plus a *.safetensors.index.json.
 void write_component(const fs::path& dir, const std::string& stem, std::vector<TensorToWrite> tensors, bool sharded) {
   fs::create_directories(dir);
   if (!sharded) {
     write_safetensors(dir / (stem + ".safetensors"), tensors);
     return;
   }
+  std::vector<uint64_t> bytes;
+  for (const TensorToWrite& t : tensors) bytes.push_back(t.data.size());
+  const std::vector<size_t> ends = shard_ends(bytes, kShardBytes, kMinShards);
   ordered_json weight_map = ordered_json::object();
   uint64_t total = 0;
-  const size_t per_shard = (tensors.size() + kShards - 1) / kShards;
-  for (size_t s = 0; s < kShards; ++s) {
+  size_t begin = 0;
+  for (size_t s = 0; s < ends.size(); ++s) {
     char name[128];
-    std::snprintf(name, sizeof name, "%s-%05zu-of-%05zu.safetensors", stem.c_str(), s + 1, kShards);
+    std::snprintf(name, sizeof name, "%s-%05zu-of-%05zu.safetensors", stem.c_str(), s + 1, ends.size());
     std::vector<TensorToWrite> shard;
-    for (size_t i = s * per_shard; i < std::min(tensors.size(), (s + 1) * per_shard); ++i) {
+    for (size_t i = begin; i < ends[s]; ++i) {
       weight_map[tensors[i].name] = name;
       total += tensors[i].data.size();
       shard.push_back(std::move(tensors[i]));
     }
-    write_safetensors(dir / name, shard);
+    write_safetensors(dir / name, shard);  // the shard's memory is released before the next is written
+    begin = ends[s];
   }
   write_json(dir / (stem + ".safetensors.index.json"),
              ordered_json{{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}});
 }
 
 }  // namespace
+
+std::vector<size_t> shard_ends(const std::vector<uint64_t>& tensor_bytes, uint64_t max_shard_bytes, size_t min_shards) {
+  uint64_t total = 0;
+  for (uint64_t b : tensor_bytes) total += b;
+  const size_t count = std::min(tensor_bytes.size(),
+                                std::max<size_t>(min_shards, size_t((total + max_shard_bytes - 1) / max_shard_bytes)));
+  // Shard s ends at the first tensor whose cumulative size reaches (s + 1)/count of the total, and holds at
+  // least one tensor; the last one ends with the list.
+  std::vector<size_t> ends;
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < tensor_bytes.size() && ends.size() + 1 < count; ++i) {
+    cumulative += tensor_bytes[i];
+    const size_t remaining_tensors = tensor_bytes.size() - (i + 1), remaining_shards = count - ends.size() - 1;
+    if (double(cumulative) * double(count) >= double(total) * double(ends.size() + 1) ||
+        remaining_tensors == remaining_shards)
+      ends.push_back(i + 1);
+  }
+  if (!tensor_bytes.empty()) ends.push_back(tensor_bytes.size());
+  return ends;
+}
+
+RandomModelSpec full_size_random_model_spec(uint64_t seed) {
+  RandomModelSpec s;  // the configs' defaults are the published values (spec §1)
+  s.seed = seed;
+  s.vae = parse_vae_config_text("{}", "the published VAE config");  // AutoencoderKLQwenImage's defaults
+  return s;
+}
 
 RandomModelSpec tiny_random_model_spec(uint64_t seed) {
   RandomModelSpec s;

