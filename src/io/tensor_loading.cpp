@@ -71,11 +71,18 @@ LoadStats prefetch_tensors(const std::vector<const TensorView*>& tensors, unsign
   });
 }
 
-LoadStats prefetch_store(const TensorStore& store, unsigned threads) {
+LoadStats prefetch_store(const TensorStore& store, const std::vector<std::string>& names, unsigned threads) {
   std::vector<const TensorView*> views;
-  for (const auto& file : store.files())
-    for (const auto& [name, view] : file->tensors()) views.push_back(&view);
+  for (const std::string& name : names)
+    if (store.has(name)) views.push_back(&store.get(name));
   return prefetch_tensors(views, threads);
+}
+
+uint64_t store_bytes(const TensorStore& store, const std::vector<std::string>& names) {
+  uint64_t bytes = 0;
+  for (const std::string& name : names)
+    if (store.has(name)) bytes += store.get(name).bytes;
+  return bytes;
 }
 
 LoadStats copy_tensors(const std::vector<TensorCopy>& copies, unsigned threads) {

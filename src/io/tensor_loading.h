@@ -2,6 +2,7 @@
 // caller memory, with the throughput they reached.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "io/safetensors.h"
@@ -17,7 +18,11 @@ struct LoadStats {
 // Faults in every page of the given tensors on `threads` threads (0 = all cores), after asking the kernel
 // to read ahead (madvise WILLNEED), so that later reads of the mapping do not stall on the disk.
 LoadStats prefetch_tensors(const std::vector<const TensorView*>& tensors, unsigned threads = 0);
-LoadStats prefetch_store(const TensorStore& store, unsigned threads = 0);
+// The same for the named tensors of a store (names it lacks are skipped): what a model is about to read whole,
+// not the rest of its files (a text encoder's lm_head and vision tower, a VAE's encoder).
+LoadStats prefetch_store(const TensorStore& store, const std::vector<std::string>& names, unsigned threads = 0);
+// The bytes of the named tensors the store holds.
+uint64_t store_bytes(const TensorStore& store, const std::vector<std::string>& names);
 
 // One tensor's bytes to copy into caller memory (a staging buffer, a host tensor); dst holds src->bytes.
 struct TensorCopy {

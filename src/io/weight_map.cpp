@@ -166,7 +166,7 @@ std::vector<ExpectedTensor> expected_text_encoder_tensors(const TextEncoderConfi
   const int64_t hidden = c.hidden_size, head_dim = c.head_dim();
   const int64_t q_dim = int64_t(c.num_attention_heads) * head_dim, kv_dim = int64_t(c.num_key_value_heads) * head_dim;
   KeyList k;
-  k.add(prefix + "embed_tokens.weight", {c.vocab_size, hidden});
+  k.add(prefix + kTextEmbeddingKey, {c.vocab_size, hidden});
   for (int l = 0; l < c.num_hidden_layers; ++l) {
     const std::string p = prefix + "layers." + std::to_string(l) + ".";
     k.add(p + "input_layernorm.weight", {hidden});
@@ -185,7 +185,7 @@ std::vector<ExpectedTensor> expected_text_encoder_tensors(const TextEncoderConfi
 
 std::string text_encoder_prefix(const TensorStore& store) {
   for (const char* prefix : {"model.language_model.", "model."})
-    if (store.has(std::string(prefix) + "embed_tokens.weight")) return prefix;
+    if (store.has(std::string(prefix) + kTextEmbeddingKey)) return prefix;
   throw InputError("text encoder weights in " + store.location().string() +
                    " hold neither model.language_model.embed_tokens.weight (transformers 5 layout) nor "
                    "model.embed_tokens.weight (legacy layout)");

@@ -20,6 +20,8 @@ struct ExpectedTensor {
 std::vector<ExpectedTensor> expected_transformer_tensors(const TransformerConfig& c);
 // diffusers names (spec §4.8); the encoder and quant_conv only when include_encoder.
 std::vector<ExpectedTensor> expected_vae_tensors(const VaeConfig& c, bool include_encoder);
+// The text encoder's token-embedding table, under the language model's prefix.
+constexpr const char* kTextEmbeddingKey = "embed_tokens.weight";
 // Language-model tensors under `prefix` ("model.language_model." in transformers 5, "model." in older
 // checkpoints), e.g. prefix + "layers.0.self_attn.q_proj.weight", prefix + "embed_tokens.weight".
 std::vector<ExpectedTensor> expected_text_encoder_tensors(const TextEncoderConfig& c, const std::string& prefix);

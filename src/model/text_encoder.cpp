@@ -63,7 +63,7 @@ Tensor TextEncoder::encode(const std::vector<int32_t>& ids, const TensorSink& si
   for (int64_t t = 0; t < T; ++t) {
     if (ids[size_t(t)] < 0 || ids[size_t(t)] >= config_.vocab_size)
       throw InputError("text encoder: token id " + std::to_string(ids[size_t(t)]) + " outside the vocabulary");
-    std::vector<float> row = w.host_rows_f32(prefix_ + "embed_tokens.weight", ids[size_t(t)], 1);
+    std::vector<float> row = w.host_rows_f32(prefix_ + kTextEmbeddingKey, ids[size_t(t)], 1);
     std::copy(row.begin(), row.end(), emb.begin() + t * hidden);
   }
   Tensor x = backend_.from_host_f32(emb, {T, hidden});

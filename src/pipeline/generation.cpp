@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "io/tensor_loading.h"
+#include "io/weight_map.h"
 #include "model/mmdit.h"
 #include "model/text_encoder.h"
 #include "model/vae_decoder.h"
@@ -53,13 +54,25 @@ class StageTimer {
 // Threads that fault in the mapped weight files ahead of the uploads.
 constexpr unsigned kPrefetchThreads = 2;
 
-// Builds a model from `store` while background threads read the store's files into the page cache, so
-// reading from disk overlaps with uploading to the device; logs the throughput.
+// The tensors a component's model reads whole while it is built: its expected tensors' keys, less those
+// `except` names (read piecemeal later: the text encoder's embedding table, 1.1 GB at full size, of which
+// TextEncoder::encode reads one row per prompt token).
+std::vector<std::string> bulk_keys(const std::vector<ExpectedTensor>& expected, const std::string& except = "") {
+  std::vector<std::string> keys;
+  for (const ExpectedTensor& e : expected)
+    if (e.key != except) keys.push_back(e.key);
+  return keys;
+}
+
+// Builds a model from `store` while background threads read the tensors it is about to load (`keys`) into the
+// page cache, so reading from disk overlaps with uploading to the device; logs the throughput. The rest of
+// the files (a text encoder's lm_head and vision tower, a VAE's encoder) is not read.
 template <class Model, class... Args>
-std::unique_ptr<Model> load_overlapped(const char* what, const TensorStore& store, Args&&... args) {
+std::unique_ptr<Model> load_overlapped(const char* what, const TensorStore& store, const std::vector<std::string>& keys,
+                                       Args&&... args) {
   const auto t0 = Clock::now();
   std::thread prefetch;
-  if (!store.files().empty()) prefetch = std::thread([&store] { prefetch_store(store, kPrefetchThreads); });
+  if (!store.files().empty()) prefetch = std::thread([&store, &keys] { prefetch_store(store, keys, kPrefetchThreads); });
   std::unique_ptr<Model> model;
   try {
     model = std::make_unique<Model>(std::forward<Args>(args)...);
@@ -68,7 +81,7 @@ std::unique_ptr<Model> load_overlapped(const char* what, const TensorStore& stor
     throw;
   }
   if (prefetch.joinable()) prefetch.join();
-  const double s = seconds_since(t0), gb = double(store.total_bytes()) / 1e9;
+  const double s = seconds_since(t0), gb = double(store_bytes(store, keys)) / 1e9;
   char line[160];
   std::snprintf(line, sizeof line, "%s: %.3f GB of weights loaded in %.2f s (%.2f GB/s)", what, gb, s, s > 0 ? gb / s : 0.0);
   log_info(line);
@@ -122,8 +135,11 @@ Tensor Generator::encode_prompt(const std::string& prompt, int max_sequence_leng
   if (!tokenizer_) tokenizer_ = Qwen2Tokenizer::load(model_.tokenizer_dir());
   if (!text_encoder_) {
     text_store_ = std::make_unique<TensorStore>(model_.text_encoder_weights());
-    text_encoder_ = load_overlapped<TextEncoder>("text encoder", *text_store_, model_.text_encoder, *text_store_, backend_,
-                                                 offload_.text_encoder);
+    const std::string prefix = text_encoder_prefix(*text_store_);
+    text_encoder_ = load_overlapped<TextEncoder>(
+        "text encoder", *text_store_,
+        bulk_keys(expected_text_encoder_tensors(model_.text_encoder, prefix), prefix + kTextEmbeddingKey),
+        model_.text_encoder, *text_store_, backend_, offload_.text_encoder);
   }
   std::vector<int32_t> ids = qi::encode_prompt(*tokenizer_, prompt);
   const size_t drop = kPromptTemplateDropIndex;
@@ -156,8 +172,9 @@ void Generator::release_transformer() {
 void Generator::ensure_transformer() {
   if (transformer_) return;
   transformer_store_ = std::make_unique<TensorStore>(model_.transformer_weights());
-  transformer_ = load_overlapped<Mmdit>("transformer", *transformer_store_, model_.transformer, *transformer_store_, backend_,
-                                        offload_.transformer);
+  transformer_ = load_overlapped<Mmdit>("transformer", *transformer_store_,
+                                        bulk_keys(expected_transformer_tensors(model_.transformer)), model_.transformer,
+                                        *transformer_store_, backend_, offload_.transformer);
   // Every weight has been copied (to the device, or to host memory for streamed blocks): the store is not
   // read again, and for --random-weights it holds the whole model in RAM.
   transformer_store_.reset();
@@ -169,7 +186,8 @@ void Generator::ensure_transformer() {
 void Generator::ensure_vae() {
   if (vae_) return;
   vae_store_ = std::make_unique<TensorStore>(model_.vae_weights());
-  vae_ = load_overlapped<VaeDecoder>("vae", *vae_store_, model_.vae, *vae_store_, backend_);
+  vae_ = load_overlapped<VaeDecoder>("vae", *vae_store_, bulk_keys(expected_vae_tensors(model_.vae, false)), model_.vae,
+                                     *vae_store_, backend_);
 }
 
 GenerationResult Generator::generate(const GenerationOptions& o, const TensorSink& sink, const ProgressFn& progress,

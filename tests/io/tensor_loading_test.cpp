@@ -46,11 +46,18 @@ TEST(TensorLoading, CopyDeliversEveryByte) {
   }
 }
 
-TEST(TensorLoading, PrefetchCoversTheWholeStore) {
+TEST(TensorLoading, PrefetchReadsTheNamedTensors) {
   LoadFixture f;
-  LoadStats stats = prefetch_store(f.store, 2);
+  const std::vector<std::string> all = f.store.names();
+  LoadStats stats = prefetch_store(f.store, all, 2);
   EXPECT_EQ(stats.bytes, f.store.total_bytes());
   EXPECT_EQ(stats.bytes, 5u * (4u << 20) * 2u + 12u);
+  EXPECT_EQ(store_bytes(f.store, all), f.store.total_bytes());
+  // A subset (and names the store lacks, skipped): only those bytes.
+  const std::vector<std::string> some = {all.front(), "no.such.tensor"};
+  const uint64_t first = f.store.get(all.front()).bytes;
+  EXPECT_EQ(prefetch_store(f.store, some, 2).bytes, first);
+  EXPECT_EQ(store_bytes(f.store, some), first);
 }
 
 }  // namespace
