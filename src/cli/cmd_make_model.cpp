@@ -18,7 +18,7 @@ static const char* kMakeModelHelp =
     "The images it makes are noise-like: the weights are random. It exists to exercise every code path.\n\n"
     "--full-size writes the published architecture instead (60 blocks, 28 text-encoder layers with lm_head, the\n"
     "full VAE): 57 GB of files in shards of at most 5 GB, for measuring how real checkpoints load. It needs the\n"
-    "disk space and about 41 GB of host memory (one component's tensors are made before they are written).\n";
+    "disk space (checked first) and about 5 GB of host memory (one shard is made at a time).\n";
 
 int cmd_make_model(const std::vector<std::string>& argv) {
   Args args(argv, {"--out", "--tokenizer-json", "--tokenizer", "--seed"}, {"--help", "--full-size"});

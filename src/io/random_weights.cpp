@@ -50,7 +50,8 @@ Spread spread_for(const ExpectedTensor& e) {
 
 }  // namespace
 
-std::vector<TensorToWrite> random_weights(const std::vector<ExpectedTensor>& expected, uint64_t seed) {
+std::vector<TensorToWrite> random_weights(const std::vector<ExpectedTensor>& expected, uint64_t seed,
+                                          size_t first_index) {
   // The tensors' memory is allocated (and zeroed, which faults its pages in) on every thread: one thread
   // zeroing 41 GB of transformer weights took longer than generating them.
   std::vector<TensorToWrite> out(expected.size());
@@ -63,7 +64,7 @@ std::vector<TensorToWrite> random_weights(const std::vector<ExpectedTensor>& exp
     const int64_t n = shape_numel(e.shape);
     TensorToWrite& w = out[t];
     const Spread s = spread_for(e);
-    const uint64_t stream = mix(seed ^ mix(uint64_t(t) + 1));
+    const uint64_t stream = mix(seed ^ mix(uint64_t(first_index + t) + 1));
     uint8_t* dst = w.data.data();
     parallel_for(size_t((n + kChunk - 1) / kChunk), 0, [&](size_t chunk) {
       const int64_t begin = int64_t(chunk) * kChunk, end = std::min(n, begin + kChunk);

@@ -14,7 +14,10 @@ namespace qi {
 
 // Scales: Linear/conv weights uniform with std 1/sqrt(fan_in) (activations stay O(1) through the layers),
 // norm weights and gammas 1 ± small noise, biases small, embeddings std 1.
-std::vector<TensorToWrite> random_weights(const std::vector<ExpectedTensor>& expected, uint64_t seed);
+// Tensor i of `expected` is drawn as tensor first_index + i of a longer list, so a list generated in parts
+// (a shard at a time) holds the same values as the whole list generated at once.
+std::vector<TensorToWrite> random_weights(const std::vector<ExpectedTensor>& expected, uint64_t seed,
+                                          size_t first_index = 0);
 
 // The same tensors served from memory as a TensorStore named `location`.
 TensorStore random_weights_store(const std::string& location, const std::vector<ExpectedTensor>& expected, uint64_t seed);

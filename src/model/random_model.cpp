@@ -31,15 +31,25 @@ void write_json(const fs::path& path, const ordered_json& j) {
   if (!out) throw InputError("cannot write " + path.string());
 }
 
-// Writes tensors either as one file or as shards (shard_ends) plus a *.safetensors.index.json.
-void write_component(const fs::path& dir, const std::string& stem, std::vector<TensorToWrite> tensors, bool sharded) {
+uint64_t file_bytes(const std::vector<ExpectedTensor>& expected) {
+  constexpr uint64_t kBf16Bytes = 2;
+  uint64_t bytes = 0;
+  for (const ExpectedTensor& e : expected) bytes += uint64_t(shape_numel(e.shape)) * kBf16Bytes;
+  return bytes;
+}
+
+// Writes a component's random tensors either as one file or as shards (shard_ends) plus a
+// *.safetensors.index.json. Sharded components are generated a shard at a time (random_weights' first_index
+// keeps the values those of the whole list), so the full-size model needs one shard's memory, not 41 GB.
+void write_component(const fs::path& dir, const std::string& stem, const std::vector<ExpectedTensor>& expected,
+                     uint64_t seed, bool sharded) {
   fs::create_directories(dir);
   if (!sharded) {
-    write_safetensors(dir / (stem + ".safetensors"), tensors);
+    write_safetensors(dir / (stem + ".safetensors"), random_weights(expected, seed));
     return;
   }
   std::vector<uint64_t> bytes;
-  for (const TensorToWrite& t : tensors) bytes.push_back(t.data.size());
+  for (const ExpectedTensor& e : expected) bytes.push_back(file_bytes({e}));
   const std::vector<size_t> ends = shard_ends(bytes, kShardBytes, kMinShards);
   ordered_json weight_map = ordered_json::object();
   uint64_t total = 0;
@@ -47,13 +57,12 @@ void write_component(const fs::path& dir, const std::string& stem, std::vector<T
   for (size_t s = 0; s < ends.size(); ++s) {
     char name[128];
     std::snprintf(name, sizeof name, "%s-%05zu-of-%05zu.safetensors", stem.c_str(), s + 1, ends.size());
-    std::vector<TensorToWrite> shard;
+    const std::vector<ExpectedTensor> part(expected.begin() + std::ptrdiff_t(begin), expected.begin() + std::ptrdiff_t(ends[s]));
     for (size_t i = begin; i < ends[s]; ++i) {
-      weight_map[tensors[i].name] = name;
-      total += tensors[i].data.size();
-      shard.push_back(std::move(tensors[i]));
+      weight_map[expected[i].key] = name;
+      total += bytes[i];
     }
-    write_safetensors(dir / name, shard);  // the shard's memory is released before the next is written
+    write_safetensors(dir / name, random_weights(part, seed, begin));
     begin = ends[s];
   }
   write_json(dir / (stem + ".safetensors.index.json"),
@@ -119,6 +128,30 @@ void write_random_model(const RandomModelSpec& spec, const fs::path& out, const 
     throw UsageError(out.string() + " exists and is not empty; choose a new directory");
   if (!fs::exists(tokenizer_source))
     throw InputError("tokenizer " + tokenizer_source.string() + " not found");
+  const TransformerConfig& t = spec.transformer;
+  const TextEncoderConfig& te = spec.text_encoder;
+  const VaeConfig& v = spec.vae;
+  const std::vector<ExpectedTensor> transformer_expected = expected_transformer_tensors(t);
+  // lm_head and a vision-tower tensor, as the published files hold: the loader must skip both.
+  std::vector<ExpectedTensor> te_expected = expected_text_encoder_tensors(te, "model.");
+  te_expected.push_back({"lm_head.weight", {te.vocab_size, te.hidden_size}});
+  te_expected.push_back({"visual.patch_embed.proj.weight", kVisionStandInShape});
+  const std::vector<ExpectedTensor> vae_expected = expected_vae_tensors(v, true);
+
+  // Refused before anything is written where the weights cannot fit (57 GB at full size): the free space of
+  // the nearest existing directory of `out`.
+  const uint64_t needed = file_bytes(transformer_expected) + file_bytes(te_expected) + file_bytes(vae_expected);
+  fs::path existing = fs::absolute(out);
+  while (!fs::exists(existing) && existing.has_parent_path() && existing != existing.parent_path())
+    existing = existing.parent_path();
+  std::error_code ec;
+  const fs::space_info space = fs::space(existing, ec);
+  if (!ec && space.available < needed) {
+    char msg[200];
+    std::snprintf(msg, sizeof msg, "the weights need %.2f GB and %s has %.2f GB free", double(needed) / 1e9,
+                  out.string().c_str(), double(space.available) / 1e9);
+    throw InputError(msg);
+  }
   fs::create_directories(out);
 
   write_json(out / "model_index.json",
@@ -130,7 +163,6 @@ void write_random_model(const RandomModelSpec& spec, const fs::path& out, const 
                           {"transformer", {"diffusers", "QwenImageTransformer2DModel"}},
                           {"vae", {"diffusers", "AutoencoderKLQwenImage"}}});
 
-  const TransformerConfig& t = spec.transformer;
   fs::create_directories(out / "transformer");
   write_json(out / "transformer" / "config.json",
              ordered_json{{"_class_name", "QwenImageTransformer2DModel"},
@@ -144,10 +176,8 @@ void write_random_model(const RandomModelSpec& spec, const fs::path& out, const 
                           {"out_channels", t.out_channels},
                           {"patch_size", t.patch_size},
                           {"pooled_projection_dim", 768}});
-  write_component(out / "transformer", "diffusion_pytorch_model",
-                  random_weights(expected_transformer_tensors(t), spec.seed), true);
+  write_component(out / "transformer", "diffusion_pytorch_model", transformer_expected, spec.seed, true);
 
-  const TextEncoderConfig& te = spec.text_encoder;
   fs::create_directories(out / "text_encoder");
   write_json(out / "text_encoder" / "config.json",
              ordered_json{{"architectures", {"Qwen2_5_VLForConditionalGeneration"}},
@@ -164,14 +194,8 @@ void write_random_model(const RandomModelSpec& spec, const fs::path& out, const 
                           {"hidden_act", "silu"},
                           {"torch_dtype", "bfloat16"},
                           {"vision_config", {{"hidden_size", 16}, {"depth", 1}}}});
-  // lm_head and a vision-tower tensor, as the published files hold: the loader must skip both.
-  std::vector<ExpectedTensor> te_expected = expected_text_encoder_tensors(te, "model.");
-  te_expected.push_back({"lm_head.weight", {te.vocab_size, te.hidden_size}});
-  te_expected.push_back({"visual.patch_embed.proj.weight", kVisionStandInShape});
-  std::vector<TensorToWrite> te_tensors = random_weights(te_expected, spec.seed + 1);
-  write_component(out / "text_encoder", "model", std::move(te_tensors), true);
+  write_component(out / "text_encoder", "model", te_expected, spec.seed + 1, true);
 
-  const VaeConfig& v = spec.vae;
   fs::create_directories(out / "vae");
   std::vector<bool> tds = v.temperal_downsample;
   write_json(out / "vae" / "config.json",
@@ -185,7 +209,7 @@ void write_random_model(const RandomModelSpec& spec, const fs::path& out, const 
                           {"num_res_blocks", v.num_res_blocks},
                           {"temperal_downsample", tds},
                           {"z_dim", v.z_dim}});
-  write_component(out / "vae", "diffusion_pytorch_model", random_weights(expected_vae_tensors(v, true), spec.seed + 2), false);
+  write_component(out / "vae", "diffusion_pytorch_model", vae_expected, spec.seed + 2, false);
 
   const SchedulerConfig& sc = spec.scheduler;
   fs::create_directories(out / "scheduler");

@@ -46,6 +46,22 @@ TEST(RandomWeights, ScalesFollowTheTensorRole) {
   EXPECT_EQ(store.get("blocks.0.attn.to_q.weight").dtype, DType::BF16);
 }
 
+// make-model writes a sharded component a shard at a time: the parts must hold the whole list's values.
+TEST(RandomWeights, PartsGeneratedApartMatchTheWholeList) {
+  const std::vector<ExpectedTensor> expected = {
+      {"a.weight", {33, 17}}, {"b.bias", {9}}, {"c.norm.weight", {12}}, {"d.weight", {5, 40}}};
+  const std::vector<TensorToWrite> whole = random_weights(expected, 11);
+  const std::vector<TensorToWrite> head = random_weights({expected[0], expected[1]}, 11, 0);
+  const std::vector<TensorToWrite> tail = random_weights({expected[2], expected[3]}, 11, 2);
+  ASSERT_EQ(whole.size(), 4u);
+  EXPECT_EQ(head[0].data, whole[0].data);
+  EXPECT_EQ(head[1].data, whole[1].data);
+  EXPECT_EQ(tail[0].data, whole[2].data);
+  EXPECT_EQ(tail[1].data, whole[3].data);
+  // Without the offset the tail would repeat the head's streams: different values.
+  EXPECT_NE(random_weights({expected[3]}, 11, 0)[0].data, whole[3].data);
+}
+
 TEST(RandomWeights, DeterministicPerSeedAndDistinctAcrossTensorsAndSeeds) {
   const std::vector<ExpectedTensor> expected = {{"a.weight", {33, 17}}, {"b.weight", {33, 17}}};
   auto a = random_weights(expected, 1), b = random_weights(expected, 1), c = random_weights(expected, 2);
