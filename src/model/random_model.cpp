@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/dtype.h"
 #include "core/error.h"
 #include "io/random_weights.h"
 #include "io/safetensors.h"
@@ -31,10 +32,12 @@ void write_json(const fs::path& path, const ordered_json& j) {
   if (!out) throw InputError("cannot write " + path.string());
 }
 
+// Bytes of a tensor's data in the files (random_weights writes bf16).
+uint64_t file_bytes(const ExpectedTensor& e) { return uint64_t(shape_numel(e.shape)) * dtype_size(DType::BF16); }
+
 uint64_t file_bytes(const std::vector<ExpectedTensor>& expected) {
-  constexpr uint64_t kBf16Bytes = 2;
   uint64_t bytes = 0;
-  for (const ExpectedTensor& e : expected) bytes += uint64_t(shape_numel(e.shape)) * kBf16Bytes;
+  for (const ExpectedTensor& e : expected) bytes += file_bytes(e);
   return bytes;
 }
 
@@ -49,7 +52,7 @@ void write_component(const fs::path& dir, const std::string& stem, const std::ve
     return;
   }
   std::vector<uint64_t> bytes;
-  for (const ExpectedTensor& e : expected) bytes.push_back(file_bytes({e}));
+  for (const ExpectedTensor& e : expected) bytes.push_back(file_bytes(e));
   const std::vector<size_t> ends = shard_ends(bytes, kShardBytes, kMinShards);
   ordered_json weight_map = ordered_json::object();
   uint64_t total = 0;

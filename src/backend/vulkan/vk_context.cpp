@@ -160,10 +160,12 @@ void Context::fill(const Tensor& t, uint32_t word, std::string_view op) {
                   [r, word](VkCommandBuffer cb) { vkCmdFillBuffer(cb, r.buffer, r.offset, r.size, word); });
 }
 
-void Context::upload(const Tensor& dst, const void* src, size_t bytes) {
+Context::UploadFill Context::copy_from(const void* src) {
   const auto* p = static_cast<const uint8_t*>(src);
-  upload_with(dst, bytes, [p](uint8_t* to, uint64_t offset, uint64_t n) { std::memcpy(to, p + offset, n); });
+  return [p](uint8_t* to, uint64_t offset, uint64_t n) { std::memcpy(to, p + offset, n); };
 }
+
+void Context::upload(const Tensor& dst, const void* src, size_t bytes) { upload_with(dst, bytes, copy_from(src)); }
 
 void Context::upload_with(const Tensor& dst, size_t bytes, const UploadFill& fill) {
   if (bytes == 0) return;

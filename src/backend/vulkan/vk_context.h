@@ -126,6 +126,8 @@ class Context {
   // are multiples of kUploadChunkBytes; fill may use several threads.
   using UploadFill = std::function<void(uint8_t* to, uint64_t offset, uint64_t n)>;
   void upload_with(const Tensor& dst, size_t bytes, const UploadFill& fill);
+  // The fill that copies host data as it is (what upload does).
+  static UploadFill copy_from(const void* src);
   // Waits for all recorded work, then copies the tensor's bytes to dst.
   void download(const Tensor& src, void* dst);
   void set_poison(bool on) { poison_ = on; }

@@ -177,10 +177,9 @@ class VulkanBackend final : public Backend {
   }
 
  private:
-  // BF16 weights become F16 where the device computes in fp16: values beyond fp16's range become ±inf and
-  // are counted (the model code reports them).
-  // The format a weight is stored in: BF16 becomes F16 where the tensor cores read the weights, anything else
-  // stays as given. Checks the data and counts the values.
+  // The format a weight is stored in: BF16 becomes F16 where the tensor cores read the weights (values beyond
+  // fp16's range become ±inf, counted by weight_fill; the model code reports them), anything else stays as
+  // given. Checks the data and counts the values.
   DType stored_dtype(std::string_view op, const void* data, DType src_dtype, const Shape& shape,
                      WeightUploadStats* stats) const {
     if (!is_float(src_dtype))
@@ -194,9 +193,8 @@ class VulkanBackend final : public Backend {
 
   // Writes a weight's bytes in its stored format: a copy, or the BF16 → F16 conversion (overflows counted).
   static Context::UploadFill weight_fill(const void* data, DType src_dtype, DType stored, int64_t& overflowed) {
+    if (stored == src_dtype) return Context::copy_from(data);
     const auto* bytes = static_cast<const uint8_t*>(data);
-    if (stored == src_dtype)
-      return [bytes](uint8_t* to, uint64_t offset, uint64_t n) { std::memcpy(to, bytes + offset, n); };
     return [bytes, &overflowed](uint8_t* to, uint64_t offset, uint64_t n) {
       overflowed += convert_bf16_to_f16(reinterpret_cast<const uint16_t*>(bytes + offset),
                                         reinterpret_cast<uint16_t*>(to), n / sizeof(uint16_t));
