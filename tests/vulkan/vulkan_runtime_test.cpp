@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <future>
+#include <thread>
 
 #include "backend/vulkan/vk_commands.h"
 #include "backend/vulkan/vk_context.h"
@@ -353,6 +355,113 @@ TEST_F(VulkanRuntime, PipelineCacheRoundTripAndCorruptFileIsOnlyAWarning) {
     EXPECT_NO_THROW(ctx->pipelines().get("scale", 2));
   }
   std::filesystem::remove(o.pipeline_cache_path);
+}
+
+// A command whose pipeline is still being compiled (PipelineRegistry's workers) waits in the window, which
+// grows past its usual depth meanwhile instead of being written, so that later commands' pipelines can compile
+// at the same time; once the pipeline is there the window is written as usual, and the results are those of
+// program order.
+class PendingPipelines : public VulkanRuntime {
+ protected:
+  void SetUp() override {
+    VulkanRuntime::SetUp();
+    ctx_ = vk::Context::create(test_vulkan_options(), nullptr);
+    x_ = ctx_->alloc({kWords}, DType::I32);
+    const vk::Allocation& a = ctx_->storage(x_, "test", "tensor").allocation();
+    range_ = vk::BufferRange{a.buffer(), a.offset, kWords * sizeof(uint32_t)};
+    ctx_->stream().wait_idle();
+  }
+  // Fills x with `value`: every such command writes x, so each is a phase of its own after the one before.
+  void fill(uint32_t value, const vk::Pipeline* pipeline) {
+    ctx_->stream().record({}, {&range_, 1}, "fill",
+                          [r = range_, value](VkCommandBuffer cb) { vkCmdFillBuffer(cb, r.buffer, r.offset, r.size, value); },
+                          pipeline);
+  }
+  uint32_t x_value() {
+    std::vector<uint32_t> got(size_t(kWords), 0);
+    ctx_->download(x_, got.data());
+    return got.back();
+  }
+  static constexpr int64_t kWords = 256;
+  std::shared_ptr<vk::Context> ctx_;
+  Tensor x_;
+  vk::BufferRange range_;
+};
+
+TEST_F(PendingPipelines, WindowGrowsWhileAPipelineCompilesThenIsWritten) {
+  std::promise<VkPipeline> compile;
+  const vk::Pipeline pending(VK_NULL_HANDLE, 0, "pending", compile.get_future().share());
+  const uint64_t before = ctx_->stream().commands_recorded();
+  constexpr uint32_t kCommands = 20;  // phases, past the window's usual depth
+  for (uint32_t i = 0; i < kCommands; ++i) fill(i, &pending);
+  EXPECT_EQ(ctx_->stream().commands_recorded(), before);
+  EXPECT_EQ(ctx_->stream().window_commands(), kCommands);
+  compile.set_value(VK_NULL_HANDLE);
+  fill(kCommands, nullptr);
+  EXPECT_GT(ctx_->stream().commands_recorded(), before);
+  EXPECT_LT(ctx_->stream().window_commands(), kCommands);
+  EXPECT_EQ(x_value(), kCommands);
+}
+
+// Memory let go while the window waits for a pipeline goes back at once (a normal window holds it until the
+// commands that touch it are written, MemoryReleasedUnderTheWindowWaitsForItsCommands): held there, a whole
+// block's would add to the peak. Its reuse is still ordered after the commands that read it.
+TEST_F(PendingPipelines, MemoryReleasedWhileTheWindowWaitsGoesBackAtOnce) {
+  std::promise<VkPipeline> compile;
+  const vk::Pipeline pending(VK_NULL_HANDLE, 0, "pending", compile.get_future().share());
+  for (uint32_t i = 0; i < 20; ++i) fill(i, &pending);
+  Tensor y = ctx_->alloc({kWords}, DType::I32);
+  const vk::Allocation& a = ctx_->storage(y, "test", "tensor").allocation();
+  const vk::BufferRange from{a.buffer(), a.offset, range_.size};
+  ctx_->stream().record({&from, 1}, {&range_, 1}, "copy", [from, to = range_](VkCommandBuffer cb) {
+    const VkBufferCopy region{from.offset, to.offset, to.size};
+    vkCmdCopyBuffer(cb, from.buffer, to.buffer, 1, &region);
+  });
+  const uint64_t live = ctx_->allocator().stats().in_use;
+  y = Tensor();
+  EXPECT_LT(ctx_->allocator().stats().in_use, live);
+  compile.set_value(VK_NULL_HANDLE);
+  ctx_->stream().wait_idle();
+}
+
+// The window stops growing at kCompileLookaheadCommands: recording then waits for the oldest pipeline (here
+// ready after half a second; without the bound all commands would be recorded long before that).
+TEST_F(PendingPipelines, WindowGrowsNoFurtherThanTheCompileLookahead) {
+  std::promise<VkPipeline> compile;
+  const vk::Pipeline pending(VK_NULL_HANDLE, 0, "pending", compile.get_future().share());
+  std::thread compiler([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    compile.set_value(VK_NULL_HANDLE);
+  });
+  const uint32_t commands = uint32_t(vk::kCompileLookaheadCommands) * 2;
+  size_t deepest = 0;
+  for (uint32_t i = 0; i < commands; ++i) {
+    fill(i, &pending);
+    deepest = std::max(deepest, ctx_->stream().window_commands());
+  }
+  compiler.join();
+  EXPECT_EQ(deepest, vk::kCompileLookaheadCommands);
+  EXPECT_EQ(x_value(), commands - 1);
+}
+
+// A pipeline the driver could not create: its command is left out, nothing throws while the window is written
+// (that happens in destructors too), and from then on recording and reading back throw the driver's error.
+TEST_F(PendingPipelines, APipelineTheDriverCannotCreateFailsTheStream) {
+  std::promise<VkPipeline> compile;
+  const vk::Pipeline failed(VK_NULL_HANDLE, 0, "scale/2", compile.get_future().share());
+  compile.set_exception(std::make_exception_ptr(RuntimeFailure("vkCreateComputePipelines: VK_ERROR_OUT_OF_HOST_MEMORY")));
+  const uint64_t before = ctx_->stream().commands_recorded();
+  fill(1, &failed);
+  EXPECT_NO_THROW(ctx_->stream().record_window());
+  EXPECT_EQ(ctx_->stream().commands_recorded(), before);
+  try {
+    x_value();
+    FAIL() << "expected RuntimeFailure";
+  } catch (const RuntimeFailure& e) {
+    EXPECT_NE(std::string(e.what()).find("scale/2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("VK_ERROR_OUT_OF_HOST_MEMORY"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(fill(2, nullptr), RuntimeFailure);
 }
 
 TEST_F(VulkanRuntime, ProfilingReportsPerOpDeviceTime) {

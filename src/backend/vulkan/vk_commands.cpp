@@ -46,7 +46,8 @@ std::string device_lost_message(const std::string& call) {
 CommandStream::CommandStream(const Device& device, Allocator& allocator)
     : device_(device), allocator_(allocator), batches_(kBatchesInFlight) {
   const char* reorder = std::getenv(kCommandReorderEnvVar);
-  window_phases_ = reorder && std::strcmp(reorder, "0") == 0 ? 1 : kWindowPhases;
+  program_order_ = reorder && std::strcmp(reorder, "0") == 0;
+  window_phases_ = program_order_ ? 1 : kWindowPhases;
   VkDevice dev = device_.handle();
   for (Batch& b : batches_) {
     create_command_buffer(dev, uint32_t(device_.caps().compute_queue_family), &b.pool, &b.cb);
@@ -103,21 +104,23 @@ void CommandStream::record_barrier(VkCommandBuffer cb) {
 }
 
 void CommandStream::record(std::span<const BufferRange> reads, std::span<const BufferRange> writes,
-                           std::string_view op, Recorder body) {
-  throw_if_device_lost();
+                           std::string_view op, Recorder body, const Pipeline* pipeline) {
+  throw_if_failed();
   if (!copy_targets_.empty()) order_after_copies(reads, writes);
   // The whole window goes into the batch being recorded: submit first if it would not fit.
   const uint32_t in_batch = current().recording ? current().commands : 0;
   if (in_batch + window_commands_ >= kMaxCommandsPerBatch) submit();
-  // The earliest phase after the newest one this command conflicts with.
-  size_t phase = 0;
-  for (size_t i = window_.size(); i-- > 0;)
+  // The earliest phase after the newest one this command conflicts with (in program order: the newest).
+  size_t phase = program_order_ && !window_.empty() ? window_.size() - 1 : 0;
+  for (size_t i = window_.size(); i-- > phase;)
     if (window_[i].accesses.conflicts(reads, writes)) {
       phase = i + 1;
       break;
     }
   if (phase == window_.size()) {
-    if (window_.size() == window_phases_) {
+    // A full window writes its oldest phases, except while they wait for pipelines being compiled (above).
+    while (window_.size() >= window_phases_ &&
+           (compiled(window_.front()) || window_commands_ >= kCompileLookaheadCommands)) {
       emit_oldest_phase();
       --phase;
     }
@@ -126,8 +129,14 @@ void CommandStream::record(std::span<const BufferRange> reads, std::span<const B
   Phase& target = window_[phase];
   target.accesses.add(reads, writes);
   target.commands.push_back(Deferred{{reads.begin(), reads.end()}, {writes.begin(), writes.end()}, std::string(op),
-                                     std::move(body)});
+                                     std::move(body), pipeline});
   ++window_commands_;
+}
+
+bool CommandStream::compiled(const Phase& phase) {
+  for (const Deferred& command : phase.commands)
+    if (command.pipeline && !command.pipeline->ready()) return false;
+  return true;
 }
 
 void CommandStream::start_transfers() {
@@ -139,7 +148,7 @@ void CommandStream::start_transfers() {
 }
 
 void CommandStream::record_transfer(const BufferRange& from, uint64_t from_ready_serial, const BufferRange& to) {
-  throw_if_device_lost();
+  throw_if_failed();
   if (!device_.copies_apart()) throw std::logic_error("record_transfer on a device that copies in order");
   if (!transfer_) start_transfers();
   // The kernels that touched the destination's previous contents: known for a range copied into before,
@@ -211,7 +220,15 @@ void CommandStream::emit(Deferred& command) {
 
 void CommandStream::emit_oldest_phase() {
   Phase& oldest = window_.front();
-  for (Deferred& command : oldest.commands) emit(command);
+  for (Deferred& command : oldest.commands) {
+    std::string error;
+    if (command.pipeline && !command.pipeline->wait(&error)) {
+      if (unwritten_.empty())
+        unwritten_ = "vulkan: " + command.op + ": pipeline " + command.pipeline->key() + " could not be created: " + error;
+      continue;
+    }
+    emit(command);
+  }
   for (const Allocation& a : oldest.released) allocator_.free(a, next_serial_);
   window_commands_ -= oldest.commands.size();
   window_.pop_front();
@@ -229,7 +246,9 @@ void CommandStream::release(const Allocation& a) {
       log_warn(std::string("vulkan: waiting for a weight copy: ") + e.what());
     }
   }
-  if (window_.empty() || a.size > kMaxDeferredRelease)
+  // Nor while the window is deeper than usual (waiting for pipelines): held there, the memory of a whole
+  // block's commands would add to the peak.
+  if (window_.empty() || a.size > kMaxDeferredRelease || window_.size() > window_phases_)
     allocator_.free(a, next_serial_);
   else
     window_.back().released.push_back(a);
@@ -320,8 +339,9 @@ void CommandStream::note_device_lost(const char* call) {
   if (lost_in_.empty()) lost_in_ = call;
 }
 
-void CommandStream::throw_if_device_lost() const {
+void CommandStream::throw_if_failed() const {
   if (device_lost()) throw RuntimeFailure(device_lost_message(lost_in_));
+  if (!unwritten_.empty()) throw RuntimeFailure(unwritten_);
 }
 
 void CommandStream::retire(Batch& b) {

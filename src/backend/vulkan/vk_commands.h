@@ -13,6 +13,12 @@
 // every submission, so a command always lands in the batch that was being recorded when it was made.
 // QI_COMMAND_REORDER=0 in the environment keeps one phase: commands are written in program order.
 //
+// A dispatch names its pipeline, which a compile worker may still be creating (PipelineRegistry). While the
+// oldest phase waits for one, the window grows past its usual depth instead of being written, up to
+// kCompileLookaheadCommands commands, so that the pipelines of the commands recorded meanwhile compile at the
+// same time; then writing waits. If the driver fails to create a pipeline, its command is left out and the
+// stream is failed from then on: the next command recorded and every read-back throw the driver's error.
+//
 // Where the device copies apart from the kernels (Device::copies_apart(): a transfer queue for weights streamed
 // from host memory), record_transfer() submits a copy there at once. Ordering with the kernels goes through
 // timeline semaphores: the copy waits for the compute batch after which nothing touches its destination's
@@ -21,7 +27,7 @@
 // recorded before it do not wait).
 //
 // Device loss (VK_ERROR_DEVICE_LOST from a submission or a fence wait) is sticky: from then on nothing runs.
-// Recording a new command and reading results back (throw_if_device_lost) throw RuntimeFailure "the GPU
+// Recording a new command and reading results back (throw_if_failed) throw RuntimeFailure "the GPU
 // stopped responding ..."; submitting and waiting do not, because they also run in destructors (a stage's
 // end, backend and context teardown): they drop the work and return, so teardown after a loss is safe.
 #pragma once
@@ -38,12 +44,17 @@
 #include "backend/vulkan/vk_fault_injection.h"
 #include "backend/vulkan/vk_hazards.h"
 #include "backend/vulkan/vk_memory.h"
+#include "backend/vulkan/vk_pipelines.h"
 #include "backend/vulkan/vk_transfer_queue.h"
 #include "ops/backend.h"
 
 namespace qi::vk {
 
 inline constexpr const char* kCommandReorderEnvVar = "QI_COMMAND_REORDER";
+// The most commands the window holds while its oldest phase waits for a pipeline being compiled: about a
+// transformer block's dispatches at the CFG batch, so the pipelines of a stage's first block compile together,
+// while the memory that waits with them for release (kMaxDeferredRelease each) stays bounded.
+inline constexpr size_t kCompileLookaheadCommands = 256;
 
 class CommandStream {
  public:
@@ -55,14 +66,16 @@ class CommandStream {
   // Writes one command into a command buffer (everything it needs captured by value).
   using Recorder = std::function<void(VkCommandBuffer)>;
   // One command accessing these ranges: `body` is called with the command buffer when the command leaves the
-  // reordering window (after any barrier it needs and its start timestamp).
+  // reordering window (after any barrier it needs and its start timestamp). `pipeline`: the one a dispatch
+  // binds, which must outlive the stream; the body is called once it has been created.
   void record(std::span<const BufferRange> reads, std::span<const BufferRange> writes, std::string_view op,
-              Recorder body);
+              Recorder body, const Pipeline* pipeline = nullptr);
   // Writes the reordering window into the batch being recorded (tests; every submission does it).
   void record_window();
   // Gives a tensor's memory back to the allocator once every command recorded so far has left the window:
   // a range reused while a command that touches it still waits there would tie the new owner's commands
-  // to it (a conflict, so a later phase) and keep independent work from meeting.
+  // to it (a conflict, so a later phase) and keep independent work from meeting. Large ranges, and any while
+  // the window waits for pipelines, go back at once (the memory peak matters more there).
   void release(const Allocation& a);
 
   // Copies submitted apart from the kernels (see above); only where device.copies_apart(). `from` must not be
@@ -77,9 +90,9 @@ class CommandStream {
   void submit();
   // Submits and waits until every batch has completed (or the device is lost: see above).
   void wait_idle();
-  // Throws the device-lost RuntimeFailure when the device has been lost: results read back now would be
-  // garbage.
-  void throw_if_device_lost() const;
+  // Throws RuntimeFailure when the device has been lost or a command could not be written (its pipeline
+  // failed): results read back now would be garbage.
+  void throw_if_failed() const;
   bool device_lost() const { return !lost_in_.empty(); }
 
   // Stage boundaries (Backend::begin_stage / end_stage): submit what is recorded; the fault hook counts
@@ -102,6 +115,7 @@ class CommandStream {
   uint64_t barriers_recorded() const { return barriers_; }
   uint64_t commands_recorded() const { return commands_; }
   uint64_t submissions() const { return submissions_; }
+  size_t window_commands() const { return window_commands_; }
 
  private:
   struct Batch {
@@ -124,6 +138,7 @@ class CommandStream {
     std::vector<BufferRange> reads, writes;
     std::string op;
     Recorder body;
+    const Pipeline* pipeline = nullptr;
   };
   struct Phase {
     HazardTracker accesses;
@@ -148,6 +163,8 @@ class CommandStream {
   // Writes one command into the current batch after the barrier it needs.
   void emit(Deferred& command);
   void emit_oldest_phase();
+  // Whether every pipeline the phase's commands bind has been created (or has failed).
+  static bool compiled(const Phase& phase);
   void begin_batch(Batch& b);
   void retire(Batch& b);  // waits for b's fence, collects timestamps, frees staging
   // Adds `count` timed commands of `op` taking `ms` of device time in all to the profile.
@@ -166,13 +183,15 @@ class CommandStream {
   HazardTracker hazards_;  // commands written since the last barrier
   std::deque<Phase> window_;
   size_t window_commands_ = 0;
-  size_t window_phases_;  // kWindowPhases, or 1 with QI_COMMAND_REORDER=0
+  size_t window_phases_;     // kWindowPhases, or 1 with QI_COMMAND_REORDER=0
+  bool program_order_;       // QI_COMMAND_REORDER=0: a command joins only the newest phase, never an older one
   uint64_t next_serial_ = 1;
   uint64_t completed_serial_ = 0;
   bool profiling_ = false;
   std::map<std::string, OpTiming, std::less<>> timings_;
   uint64_t barriers_ = 0, commands_ = 0, submissions_ = 0;
   std::string lost_in_;  // the Vulkan call that reported VK_ERROR_DEVICE_LOST first; empty while the device works
+  std::string unwritten_;  // why the first command left out was (its pipeline's error); empty while none was
   std::shared_ptr<FaultInjector> faults_;
   // Copies submitted apart (null until the first one).
   std::unique_ptr<TransferQueue> transfer_;

@@ -201,7 +201,7 @@ void Context::download(const Tensor& src, void* dst) {
   const Allocation& a = storage(src, "to_host", "tensor").allocation();
   const size_t bytes = src.bytes();
   stream_->wait_idle();
-  stream_->throw_if_device_lost();  // nothing valid to read
+  stream_->throw_if_failed();  // nothing valid to read
   staged_in_batch_ = 0;
   if (bytes == 0) return;
   if (a.mapped()) {
@@ -241,7 +241,7 @@ void Context::dispatch(std::string_view op, std::string_view shader, std::initia
   std::vector<uint8_t> push_copy(push_begin, push_begin + push_bytes);
   auto push_descriptors = device_->push_descriptor_set();
   stream_->record({reads, nr}, {writes, nw}, op,
-                  [pipeline = p.pipeline, layout = p.layout, infos, bindings = uint32_t(i),
+                  [pipeline = &p, layout = p.layout(), infos, bindings = uint32_t(i),
                    push_copy = std::move(push_copy), push_descriptors, grid](VkCommandBuffer cb) {
                     std::array<VkWriteDescriptorSet, kMaxBindings> sets;
                     for (uint32_t b = 0; b < bindings; ++b) {
@@ -251,13 +251,14 @@ void Context::dispatch(std::string_view op, std::string_view shader, std::initia
                       sets[b].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
                       sets[b].pBufferInfo = &infos[b];
                     }
-                    vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+                    vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline->handle());
                     push_descriptors(cb, VK_PIPELINE_BIND_POINT_COMPUTE, layout, 0, bindings, sets.data());
                     if (!push_copy.empty())
                       vkCmdPushConstants(cb, layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, uint32_t(push_copy.size()),
                                          push_copy.data());
                     vkCmdDispatch(cb, grid.x, grid.y, grid.z);
-                  });
+                  },
+                  &p);
 }
 
 }  // namespace qi::vk

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -99,8 +100,28 @@ std::string default_pipeline_cache_path(const DeviceCaps& caps) {
 
 bool PipelineRegistry::has_shader(std::string_view shader) { return find_shader(shader) != nullptr; }
 
-PipelineRegistry::PipelineRegistry(const Device& device, std::string cache_path)
-    : device_(device), cache_path_(std::move(cache_path)) {
+bool Pipeline::wait(std::string* error) const {
+  try {
+    compiled_.get();
+    return true;
+  } catch (const std::exception& e) {
+    if (error) *error = e.what();
+  } catch (...) {
+    if (error) *error = "unknown error";
+  }
+  return false;
+}
+
+VkPipeline Pipeline::handle() const {
+  std::string error;
+  if (!wait(&error)) throw RuntimeFailure("vulkan: pipeline " + key_ + " could not be created: " + error);
+  return compiled_.get();
+}
+
+PipelineRegistry::PipelineRegistry(const Device& device, std::string cache_path, unsigned compile_threads)
+    : device_(device),
+      cache_path_(std::move(cache_path)),
+      compiler_(std::make_unique<PipelineCompiler>(compile_threads)) {
   load_cache();
 }
 
@@ -168,9 +189,11 @@ bool PipelineRegistry::save_cache() {
 }
 
 PipelineRegistry::~PipelineRegistry() {
+  compiler_.reset();  // no worker touches the cache or a pipeline from here on
   save_cache();
   VkDevice dev = device_.handle();
-  for (auto& [key, p] : pipelines_) vkDestroyPipeline(dev, p.pipeline, nullptr);
+  for (auto& [key, p] : pipelines_)
+    if (p.wait()) vkDestroyPipeline(dev, p.handle(), nullptr);
   for (auto& [n, l] : layouts_) {
     vkDestroyPipelineLayout(dev, l.second, nullptr);
     vkDestroyDescriptorSetLayout(dev, l.first, nullptr);
@@ -246,31 +269,40 @@ VkPipelineLayout PipelineRegistry::layout(uint32_t bindings) {
 }
 
 const Pipeline& PipelineRegistry::get(std::string_view shader, uint32_t bindings, std::span<const uint32_t> spec) {
-  const std::string key = pipeline_key(shader, bindings, spec);
+  std::string key = pipeline_key(shader, bindings, spec);
   if (auto it = pipelines_.find(key); it != pipelines_.end()) return it->second;
 
-  std::vector<VkSpecializationMapEntry> entries(spec.size());
-  for (uint32_t i = 0; i < spec.size(); ++i)
-    entries[i] = VkSpecializationMapEntry{i, uint32_t(i * sizeof(uint32_t)), sizeof(uint32_t)};
-  VkSpecializationInfo spec_info{uint32_t(entries.size()), entries.data(), spec.size_bytes(), spec.data()};
-
-  VkComputePipelineCreateInfo info{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
-  info.stage = VkPipelineShaderStageCreateInfo{VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
-  info.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
-  info.stage.module = module(shader);
-  info.stage.pName = "main";
-  info.stage.pSpecializationInfo = spec.empty() ? nullptr : &spec_info;
-  info.layout = layout(bindings);
-  if (device_.capture_pipeline_statistics()) info.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
-  Pipeline p;
-  p.layout = info.layout;
-  p.bindings = bindings;
-  std::optional<CoopmatValidationScope> unvalidated;
-  if (uses_khr_coopmat(shader)) unvalidated.emplace();
-  check(vkCreateComputePipelines(device_.handle(), cache_, 1, &info, nullptr, &p.pipeline),
-        ("vkCreateComputePipelines(" + key + ")").c_str());
-  if (device_.capture_pipeline_statistics()) log_pipeline_statistics(device_.handle(), p.pipeline, key);
-  return pipelines_.emplace(key, p).first->second;
+  const VkShaderModule stage_module = module(shader);
+  const VkPipelineLayout pipeline_layout = layout(bindings);
+  const bool khr_coopmat = uses_khr_coopmat(shader);
+  // What the worker needs, by value: the registry's maps are not touched off this thread.
+  auto create = [&device = device_, cache = cache_, stage_module, pipeline_layout, khr_coopmat, key,
+                 spec = std::vector<uint32_t>(spec.begin(), spec.end())] {
+    std::vector<VkSpecializationMapEntry> entries(spec.size());
+    for (uint32_t i = 0; i < spec.size(); ++i)
+      entries[i] = VkSpecializationMapEntry{i, uint32_t(i * sizeof(uint32_t)), sizeof(uint32_t)};
+    VkSpecializationInfo spec_info{uint32_t(entries.size()), entries.data(), spec.size() * sizeof(uint32_t),
+                                   spec.data()};
+    VkComputePipelineCreateInfo info{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+    info.stage = VkPipelineShaderStageCreateInfo{VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
+    info.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+    info.stage.module = stage_module;
+    info.stage.pName = "main";
+    info.stage.pSpecializationInfo = spec.empty() ? nullptr : &spec_info;
+    info.layout = pipeline_layout;
+    if (device.capture_pipeline_statistics()) info.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
+    // The scope is per thread, as the validation layer's callback runs on the thread that makes the call.
+    std::optional<CoopmatValidationScope> unvalidated;
+    if (khr_coopmat) unvalidated.emplace();
+    VkPipeline pipeline;
+    // The cache is internally synchronised (created without VK_PIPELINE_CACHE_CREATE_EXTERNALLY_SYNCHRONIZED_BIT).
+    check(vkCreateComputePipelines(device.handle(), cache, 1, &info, nullptr, &pipeline),
+          ("vkCreateComputePipelines(" + key + ")").c_str());
+    if (device.capture_pipeline_statistics()) log_pipeline_statistics(device.handle(), pipeline, key);
+    return pipeline;
+  };
+  Pipeline p(pipeline_layout, bindings, key, compiler_->submit(std::move(create)));
+  return pipelines_.emplace(std::move(key), std::move(p)).first->second;
 }
 
 }  // namespace qi::vk

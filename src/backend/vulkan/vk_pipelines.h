@@ -1,38 +1,64 @@
 // Compute pipelines: one per (shader variant, binding count, specialization constants), created on first use
 // from the embedded SPIR-V, with an on-disk VkPipelineCache so a second run skips the driver's compilation.
+// The driver compiles them on worker threads (PipelineCompiler): get() returns at once, and the command that
+// binds a pipeline waits for it when it is written into a command buffer.
 //
 // Every pipeline uses the same conventions: bindings 0..n-1 are storage buffers in set 0 (pushed with
 // vkCmdPushDescriptorSetKHR), and one push-constant block of at most kMaxPushConstantBytes.
 #pragma once
+#include <chrono>
 #include <cstdint>
+#include <future>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "backend/vulkan/vk_device.h"
+#include "backend/vulkan/vk_pipeline_compiler.h"
 
 namespace qi::vk {
 
 // The Vulkan guaranteed minimum of maxPushConstantsSize: every shader's push block fits in it.
 constexpr uint32_t kMaxPushConstantBytes = 128;
 
-struct Pipeline {
-  VkPipeline pipeline = VK_NULL_HANDLE;
-  VkPipelineLayout layout = VK_NULL_HANDLE;
-  uint32_t bindings = 0;
+// A pipeline as get() hands it out: its layout at once, the VkPipeline once a compile worker has it.
+class Pipeline {
+ public:
+  Pipeline(VkPipelineLayout layout, uint32_t bindings, std::string key, std::shared_future<VkPipeline> compiled)
+      : layout_(layout), bindings_(bindings), key_(std::move(key)), compiled_(std::move(compiled)) {}
+
+  VkPipelineLayout layout() const { return layout_; }
+  uint32_t bindings() const { return bindings_; }
+  // "<shader>/<bindings>[:<spec>...]"
+  const std::string& key() const { return key_; }
+  // Whether the driver is done with it (created it or failed): wait() would return at once.
+  bool ready() const { return compiled_.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }
+  // Waits for the driver. False if it could not create the pipeline; `error` then says why.
+  bool wait(std::string* error = nullptr) const;
+  // The pipeline; waits for the driver, throws RuntimeFailure if it could not create it.
+  VkPipeline handle() const;
+
+ private:
+  VkPipelineLayout layout_;
+  uint32_t bindings_;
+  std::string key_;
+  std::shared_future<VkPipeline> compiled_;
 };
 
 class PipelineRegistry {
  public:
   // cache_path: the pipeline cache file ("" = none). Unreadable or stale files are warnings, never errors.
-  PipelineRegistry(const Device& device, std::string cache_path);
-  ~PipelineRegistry();  // writes the cache file back
+  // compile_threads: pipelines the driver may compile at once.
+  PipelineRegistry(const Device& device, std::string cache_path, unsigned compile_threads = default_compile_threads());
+  ~PipelineRegistry();  // waits for the compile workers, writes the cache file back
   PipelineRegistry(const PipelineRegistry&) = delete;
   PipelineRegistry& operator=(const PipelineRegistry&) = delete;
 
-  // Throws RuntimeFailure if the variant was not compiled into this build.
+  // Throws RuntimeFailure if the variant was not compiled into this build. The reference stays valid as long
+  // as the registry.
   const Pipeline& get(std::string_view shader, uint32_t bindings, std::span<const uint32_t> spec = {});
   static bool has_shader(std::string_view shader);
 
@@ -55,6 +81,7 @@ class PipelineRegistry {
   std::map<std::string, VkShaderModule, std::less<>> modules_;
   std::map<uint32_t, std::pair<VkDescriptorSetLayout, VkPipelineLayout>> layouts_;
   std::map<std::string, Pipeline, std::less<>> pipelines_;
+  std::unique_ptr<PipelineCompiler> compiler_;
 };
 
 // $XDG_CACHE_HOME/qwen-image-vk/pipelines-<vendor>-<device>.bin (or ~/.cache/...); "" when neither is set.
