@@ -2,9 +2,11 @@
 # qi_shaders library (Debian's libshaderc cannot be linked, so nothing is compiled at run time).
 #
 # Variants: qi_shader(NAME <variant> SOURCE <file.comp> [DEFINES A=1 ...] [REQUIRES <GL extension> ...]).
-# A variant whose REQUIRES extensions this glslc cannot compile is skipped at configure time, so a newer
-# glslang lights up KHR cooperative matrix / coopmat2 / bf16 variants without any code change. The runtime
-# picks among the compiled variants from the device's features.
+# A variant whose REQUIRES extensions this glslc cannot compile is skipped at configure time, so variants
+# written for a newer glslang (REQUIRES GL_KHR_cooperative_matrix, GL_NV_cooperative_matrix2,
+# GL_EXT_bfloat16) can stand beside today's and are built only where the compiler has them. None is written
+# yet: today's glslc reaches KHR and workgroup-scope matrices through the SPIR-V rewrite below (KHR_COOPMAT).
+# The runtime picks among the compiled variants from the device's features.
 
 find_program(GLSLC glslc REQUIRED)
 
