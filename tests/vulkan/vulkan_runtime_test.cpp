@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -377,6 +378,13 @@ class PendingPipelines : public VulkanRuntime {
                           [r = range_, value](VkCommandBuffer cb) { vkCmdFillBuffer(cb, r.buffer, r.offset, r.size, value); },
                           pipeline);
   }
+  // A thread that "creates" the pipeline after `delay` (join it before the promise goes).
+  static std::thread compile_later(std::promise<VkPipeline>& compile, std::chrono::milliseconds delay) {
+    return std::thread([&compile, delay] {
+      std::this_thread::sleep_for(delay);
+      compile.set_value(VK_NULL_HANDLE);
+    });
+  }
   uint32_t x_value() {
     std::vector<uint32_t> got(size_t(kWords), 0);
     ctx_->download(x_, got.data());
@@ -388,15 +396,18 @@ class PendingPipelines : public VulkanRuntime {
   vk::BufferRange range_;
 };
 
+// (The pipelines of these tests are "created" by another thread a little later: a window that did not grow
+// would wait for them and write its commands, failing the tests rather than hanging them.)
 TEST_F(PendingPipelines, WindowGrowsWhileAPipelineCompilesThenIsWritten) {
   std::promise<VkPipeline> compile;
   const vk::Pipeline pending(VK_NULL_HANDLE, 0, "pending", compile.get_future().share());
+  std::thread compiler = compile_later(compile, std::chrono::milliseconds(200));
   const uint64_t before = ctx_->stream().commands_recorded();
   constexpr uint32_t kCommands = 20;  // phases, past the window's usual depth
   for (uint32_t i = 0; i < kCommands; ++i) fill(i, &pending);
   EXPECT_EQ(ctx_->stream().commands_recorded(), before);
   EXPECT_EQ(ctx_->stream().window_commands(), kCommands);
-  compile.set_value(VK_NULL_HANDLE);
+  compiler.join();
   fill(kCommands, nullptr);
   EXPECT_GT(ctx_->stream().commands_recorded(), before);
   EXPECT_LT(ctx_->stream().window_commands(), kCommands);
@@ -409,6 +420,7 @@ TEST_F(PendingPipelines, WindowGrowsWhileAPipelineCompilesThenIsWritten) {
 TEST_F(PendingPipelines, MemoryReleasedWhileTheWindowWaitsGoesBackAtOnce) {
   std::promise<VkPipeline> compile;
   const vk::Pipeline pending(VK_NULL_HANDLE, 0, "pending", compile.get_future().share());
+  std::thread compiler = compile_later(compile, std::chrono::milliseconds(200));
   for (uint32_t i = 0; i < 20; ++i) fill(i, &pending);
   Tensor y = ctx_->alloc({kWords}, DType::I32);
   const vk::Allocation& a = ctx_->storage(y, "test", "tensor").allocation();
@@ -420,7 +432,7 @@ TEST_F(PendingPipelines, MemoryReleasedWhileTheWindowWaitsGoesBackAtOnce) {
   const uint64_t live = ctx_->allocator().stats().in_use;
   y = Tensor();
   EXPECT_LT(ctx_->allocator().stats().in_use, live);
-  compile.set_value(VK_NULL_HANDLE);
+  compiler.join();
   ctx_->stream().wait_idle();
 }
 
@@ -429,10 +441,7 @@ TEST_F(PendingPipelines, MemoryReleasedWhileTheWindowWaitsGoesBackAtOnce) {
 TEST_F(PendingPipelines, WindowGrowsNoFurtherThanTheCompileLookahead) {
   std::promise<VkPipeline> compile;
   const vk::Pipeline pending(VK_NULL_HANDLE, 0, "pending", compile.get_future().share());
-  std::thread compiler([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    compile.set_value(VK_NULL_HANDLE);
-  });
+  std::thread compiler = compile_later(compile, std::chrono::milliseconds(500));
   const uint32_t commands = uint32_t(vk::kCompileLookaheadCommands) * 2;
   size_t deepest = 0;
   for (uint32_t i = 0; i < commands; ++i) {
