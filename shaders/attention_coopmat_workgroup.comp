@@ -14,7 +14,8 @@
 // The softmax works on the accumulators' elements where they are, through the layout the host probed
 // (vk_coopmat_workgroup_layout.h): the subgroups tile both accumulators as a GRID_ROWS × GRID_COLS grid, so a
 // lane holds the same COLUMNS query columns of Sᵀ and of Oᵀ. A column's maximum is reduced over the lane's
-// rows, over the eight lanes that share its columns (shuffles) and over the grid rows (shared memory); its
+// rows, over the eight lanes that share its columns (seven shuffles for all eight columns,
+// column_max_over_lanes) and over the grid rows (shared memory); its
 // running sum stays partial per lane until the end. Masked keys (mask 0, beyond Sk) get weight 0; a query that
 // sees no key produces zeros. GQA: head h reads kv head h / (Hq / Hkv). No causal mask. With split > 0 the
 // output is two tensors (joint attention): queries below split go to o [B, split, Hq, D], the others to
@@ -65,6 +66,9 @@ const uint COLUMNS = BLOCK_COLS / ROW_STEP * 2u;
 const uint ST_BLOCK_ROWS = BC / GRID_ROWS, OT_BLOCK_ROWS = D / GRID_ROWS;
 const uint ST_ELEMENTS = ST_BLOCK_ROWS / ROW_STEP * COLUMNS, OT_ELEMENTS = OT_BLOCK_ROWS / ROW_STEP * COLUMNS;
 const float LOG2E = 1.4426950408889634;
+// column_max_over_lanes is written for 8 columns per lane, one per lane sharing them.
+const uint ROW_LANES = SUBGROUP / LANES_PER_ROW;
+const uint COLUMNS_MATCH_LANES[COLUMNS == 8u && ROW_LANES == 8u ? 1 : 0] = uint[](1u);
 const float NEG_INF = -1.0 / 0.0;
 
 shared uvec4 kvs[2u * BC * KSTR];          // K tile rows [0, BC), V tile rows [BC, 2·BC); Q staging first
@@ -99,6 +103,22 @@ void stage_tile(uvec4 kreg[QUADS_PER_THREAD], uvec4 vreg[QUADS_PER_THREAD], floa
     key_scale[gl_LocalInvocationID.x] = kscale;
     key_bias[gl_LocalInvocationID.x] = kbias;
   }
+}
+
+// A lane's maxima of its 8 columns reduced over the 8 lanes that share them (lane bits 2-4) with 7 shuffles
+// instead of 3 per column: at each step a lane keeps half of its values and trades the other half with its
+// partner, so lane l ends with the maximum of its column l/4 over all 8 lanes.
+float column_max_over_lanes(float v[COLUMNS], uint lane) {
+  bool b4 = (lane & 16u) != 0u;
+  float a0 = max(b4 ? v[4] : v[0], subgroupShuffleXor(b4 ? v[0] : v[4], 16u));
+  float a1 = max(b4 ? v[5] : v[1], subgroupShuffleXor(b4 ? v[1] : v[5], 16u));
+  float a2 = max(b4 ? v[6] : v[2], subgroupShuffleXor(b4 ? v[2] : v[6], 16u));
+  float a3 = max(b4 ? v[7] : v[3], subgroupShuffleXor(b4 ? v[3] : v[7], 16u));
+  bool b3 = (lane & 8u) != 0u;
+  float c0 = max(b3 ? a2 : a0, subgroupShuffleXor(b3 ? a0 : a2, 8u));
+  float c1 = max(b3 ? a3 : a1, subgroupShuffleXor(b3 ? a1 : a3, 8u));
+  bool b2 = (lane & 4u) != 0u;
+  return max(b2 ? c1 : c0, subgroupShuffleXor(b2 ? c0 : c1, 4u));
 }
 
 void main() {
@@ -156,10 +176,10 @@ void main() {
       st[e] = v;
       tile_max[jb] = max(tile_max[jb], v);
     }
-    [[unroll]] for (uint jb = 0u; jb < COLUMNS; ++jb) {
-      [[unroll]] for (uint x = LANES_PER_ROW; x < SUBGROUP; x *= 2u)
-        tile_max[jb] = max(tile_max[jb], subgroupShuffleXor(tile_max[jb], x));
-      if (lane < LANES_PER_ROW) column_part[grid_row * BR + column[jb]] = tile_max[jb];
+    {
+      uint jb = lane / LANES_PER_ROW;  // the column whose maximum this lane ends with
+      column_part[grid_row * BR + grid_col * BLOCK_COLS + ROW_STEP * (jb / 2u) + 2u * (lane % LANES_PER_ROW) +
+                  jb % 2u] = column_max_over_lanes(tile_max, lane);
     }
     barrier();
     float alpha[COLUMNS], base[COLUMNS];
