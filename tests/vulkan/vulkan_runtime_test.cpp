@@ -374,9 +374,8 @@ class PendingPipelines : public VulkanRuntime {
   }
   // Fills x with `value`: every such command writes x, so each is a phase of its own after the one before.
   void fill(uint32_t value, const vk::Pipeline* pipeline) {
-    ctx_->stream().record({}, {&range_, 1}, "fill",
-                          [r = range_, value](VkCommandBuffer cb) { vkCmdFillBuffer(cb, r.buffer, r.offset, r.size, value); },
-                          pipeline);
+    auto body = [r = range_, value](VkCommandBuffer cb) { vkCmdFillBuffer(cb, r.buffer, r.offset, r.size, value); };
+    ctx_->stream().record({}, {&range_, 1}, "fill", body, pipeline);
   }
   // A thread that "creates" the pipeline after `delay` (join it before the promise goes).
   static std::thread compile_later(std::promise<VkPipeline>& compile, std::chrono::milliseconds delay) {
@@ -458,7 +457,8 @@ TEST_F(PendingPipelines, WindowGrowsNoFurtherThanTheCompileLookahead) {
 TEST_F(PendingPipelines, APipelineTheDriverCannotCreateFailsTheStream) {
   std::promise<VkPipeline> compile;
   const vk::Pipeline failed(VK_NULL_HANDLE, 0, "scale/2", compile.get_future().share());
-  compile.set_exception(std::make_exception_ptr(RuntimeFailure("vkCreateComputePipelines: VK_ERROR_OUT_OF_HOST_MEMORY")));
+  compile.set_exception(
+      std::make_exception_ptr(RuntimeFailure("vkCreateComputePipelines: VK_ERROR_OUT_OF_HOST_MEMORY")));
   const uint64_t before = ctx_->stream().commands_recorded();
   fill(1, &failed);
   EXPECT_NO_THROW(ctx_->stream().record_window());

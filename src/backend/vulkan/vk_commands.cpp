@@ -224,7 +224,8 @@ void CommandStream::emit_oldest_phase() {
     std::string error;
     if (command.pipeline && !command.pipeline->wait(&error)) {
       if (unwritten_.empty())
-        unwritten_ = "vulkan: " + command.op + ": pipeline " + command.pipeline->key() + " could not be created: " + error;
+        unwritten_ = "vulkan: " + command.op + ": pipeline " + command.pipeline->key() +
+                     " could not be created: " + error;
       continue;
     }
     emit(command);
