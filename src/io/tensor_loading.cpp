@@ -71,17 +71,25 @@ LoadStats prefetch_tensors(const std::vector<const TensorView*>& tensors, unsign
   });
 }
 
-LoadStats prefetch_store(const TensorStore& store, const std::vector<std::string>& names, unsigned threads) {
+namespace {
+
+// The named tensors the store holds (names it lacks are skipped).
+std::vector<const TensorView*> views_of(const TensorStore& store, const std::vector<std::string>& names) {
   std::vector<const TensorView*> views;
   for (const std::string& name : names)
     if (store.has(name)) views.push_back(&store.get(name));
-  return prefetch_tensors(views, threads);
+  return views;
+}
+
+}  // namespace
+
+LoadStats prefetch_store(const TensorStore& store, const std::vector<std::string>& names, unsigned threads) {
+  return prefetch_tensors(views_of(store, names), threads);
 }
 
 uint64_t store_bytes(const TensorStore& store, const std::vector<std::string>& names) {
   uint64_t bytes = 0;
-  for (const std::string& name : names)
-    if (store.has(name)) bytes += store.get(name).bytes;
+  for (const TensorView* view : views_of(store, names)) bytes += view->bytes;
   return bytes;
 }
 

@@ -399,7 +399,7 @@ class PendingPipelines : public VulkanRuntime {
 // would wait for them and write its commands, failing the tests rather than hanging them.)
 TEST_F(PendingPipelines, WindowGrowsWhileAPipelineCompilesThenIsWritten) {
   std::promise<VkPipeline> compile;
-  const vk::Pipeline pending(VK_NULL_HANDLE, 0, "pending", compile.get_future().share());
+  const vk::Pipeline pending(VK_NULL_HANDLE, "pending", compile.get_future().share());
   std::thread compiler = compile_later(compile, std::chrono::milliseconds(200));
   const uint64_t before = ctx_->stream().commands_recorded();
   constexpr uint32_t kCommands = 20;  // phases, past the window's usual depth
@@ -418,7 +418,7 @@ TEST_F(PendingPipelines, WindowGrowsWhileAPipelineCompilesThenIsWritten) {
 // block's would add to the peak. Its reuse is still ordered after the commands that read it.
 TEST_F(PendingPipelines, MemoryReleasedWhileTheWindowWaitsGoesBackAtOnce) {
   std::promise<VkPipeline> compile;
-  const vk::Pipeline pending(VK_NULL_HANDLE, 0, "pending", compile.get_future().share());
+  const vk::Pipeline pending(VK_NULL_HANDLE, "pending", compile.get_future().share());
   std::thread compiler = compile_later(compile, std::chrono::milliseconds(200));
   for (uint32_t i = 0; i < 20; ++i) fill(i, &pending);
   Tensor y = ctx_->alloc({kWords}, DType::I32);
@@ -439,7 +439,7 @@ TEST_F(PendingPipelines, MemoryReleasedWhileTheWindowWaitsGoesBackAtOnce) {
 // ready after half a second; without the bound all commands would be recorded long before that).
 TEST_F(PendingPipelines, WindowGrowsNoFurtherThanTheCompileLookahead) {
   std::promise<VkPipeline> compile;
-  const vk::Pipeline pending(VK_NULL_HANDLE, 0, "pending", compile.get_future().share());
+  const vk::Pipeline pending(VK_NULL_HANDLE, "pending", compile.get_future().share());
   std::thread compiler = compile_later(compile, std::chrono::milliseconds(500));
   const uint32_t commands = uint32_t(vk::kCompileLookaheadCommands) * 2;
   size_t deepest = 0;
@@ -456,7 +456,7 @@ TEST_F(PendingPipelines, WindowGrowsNoFurtherThanTheCompileLookahead) {
 // (that happens in destructors too), and from then on recording and reading back throw the driver's error.
 TEST_F(PendingPipelines, APipelineTheDriverCannotCreateFailsTheStream) {
   std::promise<VkPipeline> compile;
-  const vk::Pipeline failed(VK_NULL_HANDLE, 0, "scale/2", compile.get_future().share());
+  const vk::Pipeline failed(VK_NULL_HANDLE, "scale/2", compile.get_future().share());
   compile.set_exception(
       std::make_exception_ptr(RuntimeFailure("vkCreateComputePipelines: VK_ERROR_OUT_OF_HOST_MEMORY")));
   const uint64_t before = ctx_->stream().commands_recorded();

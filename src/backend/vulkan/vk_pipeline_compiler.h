@@ -27,7 +27,6 @@ class PipelineCompiler {
 
   // Runs create() on a worker; its pipeline, or the exception it threw, arrives through the future.
   std::shared_future<VkPipeline> submit(std::function<VkPipeline()> create);
-  unsigned max_threads() const { return max_threads_; }
 
  private:
   struct Job {

@@ -301,7 +301,7 @@ const Pipeline& PipelineRegistry::get(std::string_view shader, uint32_t bindings
     if (device.capture_pipeline_statistics()) log_pipeline_statistics(device.handle(), pipeline, key);
     return pipeline;
   };
-  Pipeline p(pipeline_layout, bindings, key, compiler_->submit(std::move(create)));
+  Pipeline p(pipeline_layout, key, compiler_->submit(std::move(create)));
   return pipelines_.emplace(std::move(key), std::move(p)).first->second;
 }
 

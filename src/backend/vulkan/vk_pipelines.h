@@ -27,11 +27,10 @@ constexpr uint32_t kMaxPushConstantBytes = 128;
 // A pipeline as get() hands it out: its layout at once, the VkPipeline once a compile worker has it.
 class Pipeline {
  public:
-  Pipeline(VkPipelineLayout layout, uint32_t bindings, std::string key, std::shared_future<VkPipeline> compiled)
-      : layout_(layout), bindings_(bindings), key_(std::move(key)), compiled_(std::move(compiled)) {}
+  Pipeline(VkPipelineLayout layout, std::string key, std::shared_future<VkPipeline> compiled)
+      : layout_(layout), key_(std::move(key)), compiled_(std::move(compiled)) {}
 
   VkPipelineLayout layout() const { return layout_; }
-  uint32_t bindings() const { return bindings_; }
   // "<shader>/<bindings>[:<spec>...]"
   const std::string& key() const { return key_; }
   // Whether the driver is done with it (created it or failed): wait() would return at once.
@@ -43,7 +42,6 @@ class Pipeline {
 
  private:
   VkPipelineLayout layout_;
-  uint32_t bindings_;
   std::string key_;
   std::shared_future<VkPipeline> compiled_;
 };

@@ -39,7 +39,6 @@ struct PeakKernel {
   const char* name;         // the ceiling kernel's name
   const char* shader;       // its SPIR-V variant
   const char* accumulator;  // the accumulator type, as CoopMatShape names it
-  uint32_t threads;         // per workgroup
   double flops_per_round;   // per workgroup (the variant's defines)
   bool workgroup_scope;     // coopmat_workgroup_mma_peak.comp rather than coopmat_mma_peak.comp
   bool global_operands;     // its LEVEL 4: the staged chunks come from a buffer of kGlobalHalves
@@ -53,28 +52,21 @@ constexpr double subgroup_round(uint32_t chains) {
 constexpr double tile_round() { return 2.0 * kTileRows * kTileK * kTileColumns * kTileSplit; }
 
 constexpr PeakKernel kPeakKernels[] = {
-    {"tensor_core_registers_fp32_accumulate", "coopmat_mma_peak_f32acc", "f32", kPeakWorkgroupThreads,
-     subgroup_round(8), false, false},
-    {"tensor_core_registers_fp16_accumulate", "coopmat_mma_peak_f16acc", "f16", kPeakWorkgroupThreads,
-     subgroup_round(8), false, false},
-    {"tensor_core_shared_fed_64x32", "coopmat_mma_peak_shared_4x2", "f32", kPeakWorkgroupThreads,
-     subgroup_round(8), false, false},
-    {"tensor_core_shared_fed_64x64", "coopmat_mma_peak_shared_4x4", "f32", kPeakWorkgroupThreads,
-     subgroup_round(16), false, false},
-    {"tensor_core_shared_fed_64x32_barrier", "coopmat_mma_peak_shared_4x2_barrier", "f32", kPeakWorkgroupThreads,
-     subgroup_round(8), false, false},
-    {"tensor_core_shared_fed_64x32_staged", "coopmat_mma_peak_shared_4x2_staged", "f32", kPeakWorkgroupThreads,
-     subgroup_round(8), false, false},
-    {"workgroup_tile_registers", "coopmat_workgroup_mma_peak_l0", "f32", kTileThreads, tile_round(), true, false},
-    {"workgroup_tile_shared_fed", "coopmat_workgroup_mma_peak_l1", "f32", kTileThreads, tile_round(), true, false},
-    {"workgroup_tile_shared_fed_barrier", "coopmat_workgroup_mma_peak_l2", "f32", kTileThreads, tile_round(), true,
+    {"tensor_core_registers_fp32_accumulate", "coopmat_mma_peak_f32acc", "f32", subgroup_round(8), false, false},
+    {"tensor_core_registers_fp16_accumulate", "coopmat_mma_peak_f16acc", "f16", subgroup_round(8), false, false},
+    {"tensor_core_shared_fed_64x32", "coopmat_mma_peak_shared_4x2", "f32", subgroup_round(8), false, false},
+    {"tensor_core_shared_fed_64x64", "coopmat_mma_peak_shared_4x4", "f32", subgroup_round(16), false, false},
+    {"tensor_core_shared_fed_64x32_barrier", "coopmat_mma_peak_shared_4x2_barrier", "f32", subgroup_round(8), false,
      false},
-    {"workgroup_tile_shared_fed_staged", "coopmat_workgroup_mma_peak_l3", "f32", kTileThreads, tile_round(), true,
+    {"tensor_core_shared_fed_64x32_staged", "coopmat_mma_peak_shared_4x2_staged", "f32", subgroup_round(8), false,
      false},
-    {"workgroup_tile_global_loads_cached", "coopmat_workgroup_mma_peak_l4_cached", "f32", kTileThreads,
-     tile_round(), true, true},
-    {"workgroup_tile_global_loads_gemm_addresses", "coopmat_workgroup_mma_peak_l4_spread", "f32", kTileThreads,
-     tile_round(), true, true},
+    {"workgroup_tile_registers", "coopmat_workgroup_mma_peak_l0", "f32", tile_round(), true, false},
+    {"workgroup_tile_shared_fed", "coopmat_workgroup_mma_peak_l1", "f32", tile_round(), true, false},
+    {"workgroup_tile_shared_fed_barrier", "coopmat_workgroup_mma_peak_l2", "f32", tile_round(), true, false},
+    {"workgroup_tile_shared_fed_staged", "coopmat_workgroup_mma_peak_l3", "f32", tile_round(), true, false},
+    {"workgroup_tile_global_loads_cached", "coopmat_workgroup_mma_peak_l4_cached", "f32", tile_round(), true, true},
+    {"workgroup_tile_global_loads_gemm_addresses", "coopmat_workgroup_mma_peak_l4_spread", "f32", tile_round(), true,
+     true},
 };
 
 double peak_flops(const PeakKernel& k) { return k.flops_per_round * kPeakIterations * double(kPeakWorkgroups); }
@@ -102,11 +94,16 @@ void run_ceiling_kernel(Context& ctx, std::string_view name) {
   for (const PeakKernel& k : kPeakKernels) {
     if (name != k.name) continue;
     if (!usable(ctx, k)) throw UsageError(std::string("ceiling kernel ") + k.name + " is not available on this device");
-    Tensor operands = ctx.alloc({int64_t(kMma * kMma)}, DType::F16);
-    const std::vector<uint16_t> values(kMma * kMma, f32_to_f16(kOperandValue));
-    ctx.upload(operands, values.data(), values.size() * sizeof(uint16_t));
+    // `count` fp16 operand values.
+    auto operand_values = [&ctx](size_t count) {
+      Tensor t = ctx.alloc({int64_t(count)}, DType::F16);
+      const std::vector<uint16_t> values(count, f32_to_f16(kOperandValue));
+      ctx.upload(t, values.data(), values.size() * sizeof(uint16_t));
+      return t;
+    };
+    Tensor operands = operand_values(kMma * kMma);
     // One sum per subgroup (coopmat_mma_peak.comp) or per invocation (coopmat_workgroup_mma_peak.comp).
-    const uint32_t sums_per_group = k.workgroup_scope ? k.threads : k.threads / kSubgroup;
+    const uint32_t sums_per_group = k.workgroup_scope ? kTileThreads : kPeakWorkgroupThreads / kSubgroup;
     Tensor sums = ctx.alloc({int64_t(kPeakWorkgroups) * sums_per_group}, DType::F32);
     struct Push {
       uint32_t iterations;
@@ -115,9 +112,7 @@ void run_ceiling_kernel(Context& ctx, std::string_view name) {
       ctx.dispatch(k.name, k.shader, {in(operands), out(sums)}, push, linear_grid(kPeakWorkgroups));
       return;
     }
-    Tensor global = ctx.alloc({int64_t(kGlobalHalves)}, DType::F16);
-    const std::vector<uint16_t> global_values(kGlobalHalves, f32_to_f16(kOperandValue));
-    ctx.upload(global, global_values.data(), global_values.size() * sizeof(uint16_t));
+    Tensor global = operand_values(kGlobalHalves);
     ctx.dispatch(k.name, k.shader, {in(operands), out(sums), in(global)}, push, linear_grid(kPeakWorkgroups));
     return;
   }
