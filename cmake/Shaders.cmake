@@ -5,7 +5,8 @@
 # A variant whose REQUIRES extensions this glslc cannot compile is skipped at configure time, so variants
 # written for a newer glslang (REQUIRES GL_KHR_cooperative_matrix, GL_NV_cooperative_matrix2,
 # GL_EXT_bfloat16) can stand beside today's and are built only where the compiler has them. None is written
-# yet: today's glslc reaches KHR and workgroup-scope matrices through the SPIR-V rewrite below (KHR_COOPMAT).
+# yet: today's glslc reaches KHR and workgroup-scope matrices, and coopmat2's tensor-addressed loads, through
+# the SPIR-V rewrite below (KHR_COOPMAT, TENSOR_LOADS).
 # The runtime picks among the compiled variants from the device's features.
 
 find_program(GLSLC glslc REQUIRED)
@@ -42,7 +43,8 @@ set(QI_SHADER_SPV "" CACHE INTERNAL "")
 # KHR_COOPMAT: the shader is written with GL_NV_cooperative_matrix types (which this glslc parses, any scope
 # and size) and its SPIR-V is rewritten to SPV_KHR_cooperative_matrix by coopmat_nv_to_khr (built here for
 # the build machine): how the workgroup-scope matrices of VK_NV_cooperative_matrix2 are reached without a
-# glslang that compiles GL_KHR_cooperative_matrix / GL_NV_cooperative_matrix2.
+# glslang that compiles GL_KHR_cooperative_matrix / GL_NV_cooperative_matrix2. TENSOR_LOADS (with KHR_COOPMAT)
+# also turns its matrix loads from storage buffers into tensor-addressed loads (SPV_NV_tensor_addressing).
 add_executable(qi_coopmat_nv_to_khr "${CMAKE_SOURCE_DIR}/tools/shader_build/coopmat_nv_to_khr.cpp")
 
 # qi_config_fields("<v1> <v2> ..." var1 var2 ...): splits a space-separated shader configuration (as the
@@ -57,7 +59,7 @@ macro(qi_config_fields cfg)
 endmacro()
 
 function(qi_shader)
-  cmake_parse_arguments(S "KHR_COOPMAT" "NAME;SOURCE" "DEFINES;REQUIRES" ${ARGN})
+  cmake_parse_arguments(S "KHR_COOPMAT;TENSOR_LOADS" "NAME;SOURCE" "DEFINES;REQUIRES" ${ARGN})
   foreach(ext IN LISTS S_REQUIRES)
     qi_probe_glsl_extension(${ext} ok)
     if(NOT ok)
@@ -71,12 +73,16 @@ function(qi_shader)
   endforeach()
   set(spv "${QI_SHADER_OUT}/${S_NAME}.spv")
   file(GLOB includes "${QI_SHADER_DIR}/*.glsl")
+  set(rewrite_options "")
+  if(S_TENSOR_LOADS)
+    set(rewrite_options --tensor-loads)
+  endif()
   if(S_KHR_COOPMAT)
     add_custom_command(
       OUTPUT "${spv}"
       COMMAND "${GLSLC}" --target-env=vulkan1.3 -fshader-stage=compute -O -I "${QI_SHADER_DIR}" ${defs}
               "${QI_SHADER_DIR}/${S_SOURCE}" -o "${spv}.nv"
-      COMMAND qi_coopmat_nv_to_khr "${spv}.nv" "${spv}"
+      COMMAND qi_coopmat_nv_to_khr ${rewrite_options} "${spv}.nv" "${spv}"
       DEPENDS "${QI_SHADER_DIR}/${S_SOURCE}" ${includes} qi_coopmat_nv_to_khr
       COMMENT "glslc ${S_NAME} (NV cooperative matrix types rewritten to KHR)"
       VERBATIM)

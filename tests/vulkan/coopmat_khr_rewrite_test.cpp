@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -124,13 +125,15 @@ bool build_tools_present() {
 
 // Compiles `glsl` with this build's glslc and runs the tool on it; returns the tool's exit status and, on
 // success, the rewritten module.
-int compile_and_rewrite(const ScratchDir& dir, const std::string& glsl, std::vector<Instruction>* module) {
+int compile_and_rewrite(const ScratchDir& dir, const std::string& glsl, std::vector<Instruction>* module,
+                        const std::string& options = "") {
   const auto src = dir.write("shader.comp", glsl);
   const std::string nv = (dir / "nv.spv").string(), khr = (dir / "khr.spv").string();
   const std::string compile = std::string("'") + QI_GLSLC + "' --target-env=vulkan1.3 -fshader-stage=compute '" +
                               src.string() + "' -o '" + nv + "'";
   if (std::system(compile.c_str()) != 0) throw std::runtime_error("glslc failed: " + compile);
-  const int rc = std::system((std::string("'") + QI_COOPMAT_TOOL + "' '" + nv + "' '" + khr + "' 2>/dev/null").c_str());
+  const int rc = std::system(
+      (std::string("'") + QI_COOPMAT_TOOL + "' " + options + " '" + nv + "' '" + khr + "' 2>/dev/null").c_str());
   if (rc == 0 && module) {
     std::ifstream in(khr, std::ios::binary);
     std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -214,6 +217,109 @@ TEST(CoopmatKhrRewrite, ToolRefusesOneValueAsBothOperands) {
   if (!build_tools_present()) GTEST_SKIP() << "glslc or the rewriting tool is not where the build left it";
   ScratchDir dir;
   EXPECT_NE(compile_and_rewrite(dir, gemm_shader("32, 32", "32, 32", "a, a, c"), nullptr), 0);
+}
+
+// --tensor-loads: the loads from the storage buffer become tensor-addressed loads (a layout of the matrix's
+// size and the load's stride; the column-major B through the transposing view), the load from shared memory
+// stays a KHR load, and the module declares what they need.
+TEST(CoopmatKhrRewrite, ToolTurnsStorageBufferLoadsIntoTensorLoads) {
+  if (!build_tools_present()) GTEST_SKIP() << "glslc or the rewriting tool is not where the build left it";
+  constexpr uint32_t kOpConstantFalse = 42, kOpUndef = 1;
+  constexpr uint32_t kOpLoadTensor = 5367, kOpTypeTensorLayout = 5370, kOpTypeTensorView = 5371,
+                     kOpCreateTensorLayout = 5372, kOpSetDimension = 5373, kOpSetStride = 5374,
+                     kOpCreateTensorView = 5377;
+  constexpr uint32_t kCapabilityTensorAddressing = 5439, kCapabilityCoopmatTensorAddressing = 5433;
+  const std::string glsl = R"(#version 450
+#extension GL_NV_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+layout(local_size_x = 64) in;
+layout(std430, binding = 0) buffer Data { float16_t h[]; };
+layout(std430, binding = 1) buffer Out { float f[]; };
+shared float staged[32 * 32];
+void main() {
+  fcoopmatNV<16, gl_ScopeWorkgroup, 32, 16> a;
+  fcoopmatNV<16, gl_ScopeWorkgroup, 16, 48> b;
+  fcoopmatNV<32, gl_ScopeWorkgroup, 32, 48> c;
+  coopMatLoadNV(a, h, 0, 40, false);
+  coopMatLoadNV(b, h, 4096, 24, true);
+  coopMatLoadNV(c, staged, 0, 48, false);
+  c = coopMatMulAddNV(a, b, c);
+  coopMatStoreNV(c, f, 0, 48, false);
+}
+)";
+  ScratchDir dir;
+  std::vector<Instruction> module;
+  ASSERT_EQ(compile_and_rewrite(dir, glsl, &module, "--tensor-loads"), 0);
+  const std::map<uint32_t, MatrixType> types = check_khr_module(module);
+  std::map<uint32_t, uint32_t> constant;
+  std::map<uint32_t, const Instruction*> defined;  // result id -> instruction (function-level values)
+  std::set<uint32_t> capabilities, false_constants;
+  std::set<std::string> extensions;
+  uint32_t layout_type = 0, view_type = 0, khr_loads = 0;
+  std::vector<const Instruction*> tensor_loads;
+  for (const Instruction& ins : module) {
+    if (ins.opcode == kOpConstant && ins.operands.size() == 3) constant[ins.operands[1]] = ins.operands[2];
+    if (ins.opcode == kOpConstantFalse) false_constants.insert(ins.operands[1]);
+    if (ins.opcode == kOpCapability) capabilities.insert(ins.operands[0]);
+    if (ins.opcode == kOpExtension) extensions.insert(literal_string(ins.operands));
+    if (ins.opcode == kOpTypeTensorLayout) {
+      layout_type = ins.operands[0];
+      EXPECT_EQ(constant.at(ins.operands[1]), 2u);  // two dimensions
+      EXPECT_EQ(constant.at(ins.operands[2]), 0u);  // clamp mode Undefined
+    }
+    if (ins.opcode == kOpTypeTensorView) {  // two dimensions, no own extent, swapped
+      view_type = ins.operands[0];
+      ASSERT_EQ(ins.operands.size(), 5u);
+      EXPECT_EQ(constant.at(ins.operands[1]), 2u);
+      EXPECT_TRUE(false_constants.count(ins.operands[2]));
+      EXPECT_EQ(constant.at(ins.operands[3]), 1u);
+      EXPECT_EQ(constant.at(ins.operands[4]), 0u);
+    }
+    if (ins.opcode == kOpCreateTensorLayout || ins.opcode == kOpSetDimension || ins.opcode == kOpSetStride ||
+        ins.opcode == kOpCreateTensorView || ins.opcode == kOpUndef)
+      defined[ins.operands[1]] = &ins;
+    if (ins.opcode == kOpLoadTensor) tensor_loads.push_back(&ins);
+    if (ins.opcode == kOpCooperativeMatrixLoadKHR) ++khr_loads;
+  }
+  EXPECT_TRUE(capabilities.count(kCapabilityTensorAddressing));
+  EXPECT_TRUE(capabilities.count(kCapabilityCoopmatTensorAddressing));
+  EXPECT_TRUE(extensions.count("SPV_NV_tensor_addressing"));
+  EXPECT_TRUE(extensions.count("SPV_NV_cooperative_matrix2"));
+  ASSERT_NE(layout_type, 0u);
+  ASSERT_NE(view_type, 0u);
+  EXPECT_EQ(khr_loads, 1u);  // the accumulator from shared memory
+  ASSERT_EQ(tensor_loads.size(), 2u);
+  // Each tensor load: result type, result, pointer, object, layout, memory operand, addressing operands.
+  // Its layout is SetStride(SetDimension(CreateTensorLayout)); returns {dim0, dim1, stride0, stride1}.
+  auto layout_of = [&](uint32_t id) {
+    const Instruction* strided = defined.at(id);
+    EXPECT_EQ(strided->opcode, kOpSetStride);
+    const Instruction* sized = defined.at(strided->operands[2]);
+    EXPECT_EQ(sized->opcode, kOpSetDimension);
+    EXPECT_EQ(defined.at(sized->operands[2])->opcode, kOpCreateTensorLayout);
+    return std::vector<uint32_t>{constant.at(sized->operands[3]), constant.at(sized->operands[4]),
+                                 constant.at(strided->operands[3]), constant.at(strided->operands[4])};
+  };
+  for (const Instruction* load : tensor_loads) {
+    const MatrixType& t = types.at(load->operands[0]);
+    EXPECT_EQ(defined.at(load->operands[3])->opcode, kOpUndef);
+    EXPECT_EQ(load->operands[5], 0u);  // memory operand None
+    if (t.use == kUseA) {              // row-major 32×16, stride 40: the tensor (32, 16), no view
+      EXPECT_EQ(layout_of(load->operands[4]), (std::vector<uint32_t>{32, 16, 40, 1}));
+      ASSERT_EQ(load->operands.size(), 7u);
+      EXPECT_EQ(load->operands[6], 0u);
+    } else {  // column-major 16×48, stride 24: the tensor (48, 16) through the view
+      EXPECT_EQ(t.use, kUseB);
+      EXPECT_EQ(layout_of(load->operands[4]), (std::vector<uint32_t>{48, 16, 24, 1}));
+      ASSERT_EQ(load->operands.size(), 8u);
+      EXPECT_EQ(load->operands[6], 1u);  // TensorView
+      EXPECT_EQ(defined.at(load->operands[7])->opcode, kOpCreateTensorView);
+    }
+  }
+  // Without the option the same module keeps KHR loads only.
+  ASSERT_EQ(compile_and_rewrite(dir, glsl, &module), 0);
+  for (const Instruction& ins : module) EXPECT_NE(ins.opcode, kOpLoadTensor);
 }
 
 bool declares_conversions(const std::vector<Instruction>& module) {

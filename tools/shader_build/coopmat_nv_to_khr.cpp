@@ -16,9 +16,13 @@
 //   - the capability and extension are renamed, the multiply-add and length opcodes renumbered;
 //   - a conversion between matrices of different uses (an fp32 accumulator to an fp16 operand: attention's
 //     weights) adds SPV_NV_cooperative_matrix2's CooperativeMatrixConversionsNV capability and extension.
+// With --tensor-loads, every load of a matrix from a storage buffer becomes a tensor-addressed load
+// (SPV_NV_tensor_addressing, OpCooperativeMatrixLoadTensorNV): a two-dimensional tensor layout the matrix's
+// size with the load's stride (a column-major load reads the transposed layout through a tensor view), so the
+// driver fetches the tile from global memory itself. Loads from shared memory stay KHR loads.
 // A newer glslang that compiles GL_KHR_cooperative_matrix makes this tool unnecessary for new shaders.
 //
-//   coopmat_nv_to_khr <in.spv> <out.spv>
+//   coopmat_nv_to_khr [--tensor-loads] <in.spv> <out.spv>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -66,6 +70,23 @@ constexpr uint32_t kOpCooperativeMatrixLoadKHR = 4457;
 constexpr uint32_t kOpCooperativeMatrixStoreKHR = 4458;
 constexpr uint32_t kOpCooperativeMatrixMulAddKHR = 4459;
 constexpr uint32_t kOpCooperativeMatrixLengthKHR = 4460;
+// SPV_NV_tensor_addressing and SPV_NV_cooperative_matrix2 (tensor-addressed loads).
+constexpr uint32_t kOpTypeBool = 20;
+constexpr uint32_t kStorageClassStorageBuffer = 12;
+constexpr uint32_t kCapabilityCooperativeMatrixTensorAddressingNV = 5433;
+constexpr uint32_t kCapabilityTensorAddressingNV = 5439;
+constexpr uint32_t kOpCooperativeMatrixLoadTensorNV = 5367;
+constexpr uint32_t kOpTypeTensorLayoutNV = 5370;
+constexpr uint32_t kOpTypeTensorViewNV = 5371;
+constexpr uint32_t kOpCreateTensorLayoutNV = 5372;
+constexpr uint32_t kOpTensorLayoutSetDimensionNV = 5373;
+constexpr uint32_t kOpTensorLayoutSetStrideNV = 5374;
+constexpr uint32_t kOpCreateTensorViewNV = 5377;
+constexpr uint32_t kTensorDimensions = 2;          // rows and columns
+constexpr uint32_t kTensorClampModeUndefined = 0;  // every tile the shader loads lies inside its layout
+constexpr uint32_t kMemoryAccessNone = 0;
+constexpr uint32_t kTensorAddressingNone = 0;
+constexpr uint32_t kTensorAddressingTensorView = 1;
 constexpr uint32_t kUseMatrixA = 0;
 constexpr uint32_t kUseMatrixB = 1;
 constexpr uint32_t kUseAccumulator = 2;
@@ -103,9 +124,12 @@ std::vector<uint32_t> encode_string(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) fail("usage: coopmat_nv_to_khr <in.spv> <out.spv>");
-  std::ifstream in(argv[1], std::ios::binary);
-  if (!in) fail(std::string("cannot read ") + argv[1]);
+  const bool tensor_loads = argc == 4 && std::string(argv[1]) == "--tensor-loads";
+  if (argc != 3 && !tensor_loads) fail("usage: coopmat_nv_to_khr [--tensor-loads] <in.spv> <out.spv>");
+  const char* in_path = argv[argc - 2];
+  const char* out_path = argv[argc - 1];
+  std::ifstream in(in_path, std::ios::binary);
+  if (!in) fail(std::string("cannot read ") + in_path);
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (bytes.size() % 4 != 0 || bytes.size() < kHeaderWords * 4) fail("not a SPIR-V module");
   std::vector<uint32_t> words(bytes.size() / 4);
@@ -129,6 +153,9 @@ int main(int argc, char** argv) {
   std::map<uint32_t, uint32_t> type_of;
   std::map<uint32_t, uint32_t> use_of;  // NV matrix type id -> KHR use
   std::map<uint32_t, bool> bool_constant;
+  uint32_t bool_type = 0;
+  std::map<uint32_t, std::pair<uint32_t, uint32_t>> matrix_shape;  // NV matrix type -> (rows id, columns id)
+  std::set<uint32_t> storage_buffer_pointer_type;
   uint32_t uint_type = 0;
   // An instruction's first operand is its result type where it names a type and the instruction is inside a
   // function (outside, decorations and names also start with a type's id) or is a global constant/variable.
@@ -147,6 +174,10 @@ int main(int argc, char** argv) {
       uint_type = ins.operands[0];
     if (ins.opcode == kOpConstantTrue || ins.opcode == kOpConstantFalse)
       bool_constant[ins.operands[1]] = ins.opcode == kOpConstantTrue;
+    if (ins.opcode == kOpTypeBool) bool_type = ins.operands[0];
+    if (ins.opcode == kOpTypeCooperativeMatrixNV) matrix_shape[ins.operands[0]] = {ins.operands[3], ins.operands[4]};
+    if (ins.opcode == kOpTypePointer && ins.operands[1] == kStorageClassStorageBuffer)
+      storage_buffer_pointer_type.insert(ins.operands[0]);
   }
   // The use each multiply-add operand needs, and the uses each NV type is needed in.
   std::map<uint32_t, uint32_t> required_use;  // value -> use
@@ -192,6 +223,7 @@ int main(int argc, char** argv) {
     for (auto u = std::next(uses.begin()); u != uses.end(); ++u) {
       const uint32_t clone = bound++;
       clones[type].push_back({clone, *u});
+      matrix_shape[clone] = matrix_shape[type];
       std::set<uint32_t> seen;
       std::vector<uint32_t> work;
       for (const auto& [value, use] : required_use)
@@ -272,20 +304,58 @@ int main(int argc, char** argv) {
     return constant(it->second ? kLayoutColumnMajor : kLayoutRowMajor);
   };
 
+  // Tensor-addressed loads: the loads from storage buffers, and the tensor layout and view types they need
+  // (declared at the end of the types and constants, before the first function).
+  auto from_storage_buffer = [&](const Instruction& load) {
+    auto pointer = type_of.find(load.operands[2]);
+    return pointer != type_of.end() && storage_buffer_pointer_type.count(pointer->second);
+  };
+  bool any_tensor_load = false;
+  for (const Instruction& ins : module)
+    any_tensor_load = any_tensor_load || (tensor_loads && ins.opcode == kOpCooperativeMatrixLoadNV &&
+                                          from_storage_buffer(ins));
+  std::vector<Instruction> tensor_types;
+  uint32_t layout_type = 0, view_type = 0;
+  if (any_tensor_load) {
+    if (bool_type == 0) {
+      bool_type = bound++;
+      tensor_types.push_back({kOpTypeBool, {bool_type}});
+    }
+    const uint32_t false_constant = bound++;
+    layout_type = bound++;
+    view_type = bound++;
+    tensor_types.push_back({kOpConstantFalse, {bool_type, false_constant}});
+    tensor_types.push_back({kOpTypeTensorLayoutNV, {layout_type, constant(kTensorDimensions),
+                                                    constant(kTensorClampModeUndefined)}});
+    // A view of the layout with its two dimensions swapped (HasDimensions false: the layout's own extent).
+    tensor_types.push_back({kOpTypeTensorViewNV, {view_type, constant(kTensorDimensions), false_constant,
+                                                  constant(1), constant(0)}});
+  }
+  const bool adds_matrix2 = use_conversion || any_tensor_load;
+
   std::vector<Instruction> out;
   bool converted = false;
   for (Instruction ins : module) {
+    if (ins.opcode == kOpFunction && !tensor_types.empty()) {
+      out.insert(out.end(), tensor_types.begin(), tensor_types.end());
+      tensor_types.clear();
+    }
     switch (ins.opcode) {
       case kOpCapability:
         if (ins.operands[0] == kCapabilityCooperativeMatrixNV) {
           ins.operands[0] = kCapabilityCooperativeMatrixKHR;
           if (use_conversion) out.push_back({kOpCapability, {kCapabilityCooperativeMatrixConversionsNV}});
+          if (any_tensor_load) {
+            out.push_back({kOpCapability, {kCapabilityTensorAddressingNV}});
+            out.push_back({kOpCapability, {kCapabilityCooperativeMatrixTensorAddressingNV}});
+          }
         }
         break;
       case kOpExtension:
         if (decode_string(ins.operands, 0) == "SPV_NV_cooperative_matrix") {
           ins.operands = encode_string("SPV_KHR_cooperative_matrix");
-          if (use_conversion) out.push_back({kOpExtension, encode_string("SPV_NV_cooperative_matrix2")});
+          if (adds_matrix2) out.push_back({kOpExtension, encode_string("SPV_NV_cooperative_matrix2")});
+          if (any_tensor_load) out.push_back({kOpExtension, encode_string("SPV_NV_tensor_addressing")});
         }
         break;
       case kOpTypeCooperativeMatrixNV: {
@@ -295,6 +365,35 @@ int main(int argc, char** argv) {
         break;
       }
       case kOpCooperativeMatrixLoadNV: {  // rt, id, pointer, stride, column-major, [memory access]
+        if (tensor_loads && from_storage_buffer(ins)) {
+          // A row-major R×C matrix at the pointer is the tensor of dimensions (R, C) and strides (stride, 1);
+          // a column-major one the tensor (C, R) read through the transposing view.
+          const uint32_t type = ins.operands[0], stride = ins.operands[3];
+          auto shape = matrix_shape.find(type);
+          if (shape == matrix_shape.end()) fail("a matrix load's type is not a matrix type");
+          auto column_major = bool_constant.find(ins.operands[4]);
+          if (column_major == bool_constant.end()) fail("a load's column-major operand is not a boolean constant");
+          const auto [rows, columns] = shape->second;
+          const uint32_t created = bound++, sized = bound++, strided = bound++, object = bound++;
+          out.push_back({kOpCreateTensorLayoutNV, {layout_type, created}});
+          if (column_major->second)
+            out.push_back({kOpTensorLayoutSetDimensionNV, {layout_type, sized, created, columns, rows}});
+          else
+            out.push_back({kOpTensorLayoutSetDimensionNV, {layout_type, sized, created, rows, columns}});
+          out.push_back({kOpTensorLayoutSetStrideNV, {layout_type, strided, sized, stride, constant(1)}});
+          out.push_back({kOpUndef, {type, object}});
+          std::vector<uint32_t> o = {type, ins.operands[1], ins.operands[2], object, strided, kMemoryAccessNone};
+          if (column_major->second) {
+            const uint32_t view = bound++;
+            out.push_back({kOpCreateTensorViewNV, {view_type, view}});
+            o.push_back(kTensorAddressingTensorView);
+            o.push_back(view);
+          } else {
+            o.push_back(kTensorAddressingNone);
+          }
+          ins = {kOpCooperativeMatrixLoadTensorNV, o};
+          break;
+        }
         std::vector<uint32_t> o = {ins.operands[0], ins.operands[1], ins.operands[2], layout(ins.operands[4]),
                                    ins.operands[3]};
         o.insert(o.end(), ins.operands.begin() + 5, ins.operands.end());
@@ -339,8 +438,8 @@ int main(int argc, char** argv) {
     result.push_back(uint32_t(ins.operands.size() + 1) << 16 | ins.opcode);
     result.insert(result.end(), ins.operands.begin(), ins.operands.end());
   }
-  std::ofstream o(argv[2], std::ios::binary);
+  std::ofstream o(out_path, std::ios::binary);
   o.write(reinterpret_cast<const char*>(result.data()), std::streamsize(result.size() * 4));
-  if (!o) fail(std::string("cannot write ") + argv[2]);
+  if (!o) fail(std::string("cannot write ") + out_path);
   return 0;
 }
