@@ -217,3 +217,25 @@ foreach(level 0 1 2 3 4_cached 4_spread)
             DEFINES LEVEL=${number} SPREAD=${spread} WG_THREADS=128 BM=128u BK=32u BNP=32u SPLIT=4u
             REQUIRES GL_NV_cooperative_matrix)
 endforeach()
+# Level 5: no shared stage of the shader's own; the driver loads every slice from the GEMM's operands, through
+# KHR loads or tensor-addressed ones, for three tiles: "<threads> <BM> <BK> <BNP> <SPLIT>".
+# Mirrored by kDriverLoadSlices in vk_tensor_core_peak.cpp.
+set(QI_WORKGROUP_DRIVER_LOAD_TILES
+    "128 128 32 32 4 0"    # the workgroup GEMM tile's slice, as levels 0-4
+    "128 128 64 32 4 0"    # the same with twice the K per slice
+    "256 128 64 32 4 0"    # 128×128 on 256 threads
+    "256 128 128 32 4 0"   # the same with twice the K per slice again
+    "128 128 32 32 4 1")   # the first, with the next slice loaded before the current one's multiply-adds
+foreach(cfg IN LISTS QI_WORKGROUP_DRIVER_LOAD_TILES)
+  qi_config_fields("${cfg}" threads bm bk bnp split prefetch)
+  set(tile t${threads}_${bm}x${bk}x${bnp}x${split})
+  if(prefetch)
+    set(tile ${tile}_prefetch)
+  endif()
+  set(defines LEVEL=5 SPREAD=1 PREFETCH=${prefetch} WG_THREADS=${threads} BM=${bm}u BK=${bk}u BNP=${bnp}u
+              SPLIT=${split}u)
+  qi_shader(NAME coopmat_workgroup_mma_peak_l5_khr_loads_${tile} SOURCE coopmat_workgroup_mma_peak.comp KHR_COOPMAT
+            DEFINES ${defines} REQUIRES GL_NV_cooperative_matrix)
+  qi_shader(NAME coopmat_workgroup_mma_peak_l5_tensor_loads_${tile} SOURCE coopmat_workgroup_mma_peak.comp
+            KHR_COOPMAT TENSOR_LOADS DEFINES ${defines} REQUIRES GL_NV_cooperative_matrix)
+endforeach()

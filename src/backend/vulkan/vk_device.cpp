@@ -105,6 +105,7 @@ Device::Device(DeviceCaps caps, int transfer_family) : caps_(std::move(caps)), t
     coop2.cooperativeMatrixWorkgroupScope = VK_TRUE;
     coop2.cooperativeMatrixFlexibleDimensions = VK_TRUE;
     coop2.cooperativeMatrixConversions = caps_.coopmat_conversions ? VK_TRUE : VK_FALSE;
+    coop2.cooperativeMatrixTensorAddressing = caps_.coopmat_tensor_addressing ? VK_TRUE : VK_FALSE;
     coop2.pNext = f13.pNext;
     khr_coop.pNext = &coop2;
     f13.pNext = &khr_coop;

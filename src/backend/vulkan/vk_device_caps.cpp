@@ -196,6 +196,7 @@ DeviceCaps query_device_caps(VkInstance instance, VkPhysicalDevice physical) {
     }
     c.coopmat_workgroup = !c.coopmat_workgroup_shapes.empty();
     c.coopmat_conversions = c.coopmat_workgroup && coop2.cooperativeMatrixConversions;
+    c.coopmat_tensor_addressing = c.coopmat_workgroup && coop2.cooperativeMatrixTensorAddressing;
   }
 
   if (c.nv_coopmat) {

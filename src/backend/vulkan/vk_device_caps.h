@@ -90,6 +90,8 @@ struct DeviceCaps {
   bool coopmat_workgroup = false;
   // cooperativeMatrixConversions (with coopmat_workgroup): an accumulator converts to an A/B operand.
   bool coopmat_conversions = false;
+  // cooperativeMatrixTensorAddressing (with coopmat_workgroup): tensor-addressed matrix loads.
+  bool coopmat_tensor_addressing = false;
   uint32_t coopmat_workgroup_max_threads = 0;
   uint32_t coopmat_workgroup_max_dimension = 0;
   uint32_t coopmat_workgroup_reserved_shared = 0;  // shared memory the driver keeps for its own staging

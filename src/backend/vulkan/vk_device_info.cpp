@@ -56,6 +56,7 @@ std::vector<VulkanDeviceInfo> list_vulkan_devices() {
     if (c.khr_coopmat) info.features.push_back("khr_coopmat");
     if (c.coopmat_workgroup) info.features.push_back("coopmat_workgroup");
     if (c.coopmat_conversions) info.features.push_back("coopmat_conversions");
+    if (c.coopmat_tensor_addressing) info.features.push_back("coopmat_tensor_addressing");
     for (const auto& s : c.nv_coopmat_shapes) info.coopmat_shapes.push_back("nv " + s.describe());
     for (const auto& s : c.coopmat_workgroup_shapes) info.coopmat_shapes.push_back("workgroup " + s.describe());
     out.push_back(std::move(info));
