@@ -128,6 +128,13 @@ bool is_float(DType t) { return t == DType::F32 || t == DType::F16 || t == DType
 
 }  // namespace
 
+std::vector<std::string> expected_keys(const std::vector<ExpectedTensor>& expected, const std::string& except) {
+  std::vector<std::string> keys;
+  for (const ExpectedTensor& e : expected)
+    if (e.key != except) keys.push_back(e.key);
+  return keys;
+}
+
 std::vector<ExpectedTensor> expected_transformer_tensors(const TransformerConfig& c) {
   const int64_t d = c.hidden(), ffn = c.ffn_hidden(), joint = c.joint_attention_dim;
   const int64_t patch_out = int64_t(c.patch_size) * c.patch_size * c.out_channels;

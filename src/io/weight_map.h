@@ -16,6 +16,9 @@ struct ExpectedTensor {
   Shape shape;
 };
 
+// The keys of `expected`, less `except` (none if empty).
+std::vector<std::string> expected_keys(const std::vector<ExpectedTensor>& expected, const std::string& except = "");
+
 // diffusers names (spec §3.10), e.g. "transformer_blocks.0.attn.to_q.weight".
 std::vector<ExpectedTensor> expected_transformer_tensors(const TransformerConfig& c);
 // diffusers names (spec §4.8); the encoder and quant_conv only when include_encoder.

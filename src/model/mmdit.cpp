@@ -51,6 +51,10 @@ Tensor Mmdit::feed_forward(const Stream& s, const Tensor& x, const Tensor& shift
   return backend_.modulated_mlp(x, shift, scale, config_.norm_eps, w, gate);
 }
 
+std::vector<std::string> Mmdit::keys_read_at_load(const TransformerConfig& config) {
+  return expected_keys(expected_transformer_tensors(config));
+}
+
 Mmdit::Mmdit(const TransformerConfig& config, const TensorStore& store, Backend& backend, const BlockOffload& offload)
     : config_(config), backend_(backend), blocks_(backend, offload, config.num_layers, &Mmdit::streamed_weights) {
   check_tensors(store, expected_transformer_tensors(config), nullptr, "transformer");

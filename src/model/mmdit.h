@@ -20,6 +20,9 @@ class Mmdit {
   // offload: which blocks stay on the device and which stream from host memory (default: all resident).
   Mmdit(const TransformerConfig& config, const TensorStore& store, Backend& backend, const BlockOffload& offload = {});
 
+  // The tensors the constructor reads (all it expects). A loader may read these ahead.
+  static std::vector<std::string> keys_read_at_load(const TransformerConfig& config);
+
   // Per-call inputs that depend only on the image size and the text (RoPE tables), built once per prompt.
   struct Context {
     int64_t hp = 0, wp = 0, text_len = 0;

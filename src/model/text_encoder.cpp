@@ -19,6 +19,11 @@ Tensor TextEncoder::apply(const Tensor& w, const Tensor& x, const MatmulArgs& ar
   return backend_.matmul(x, w, args);
 }
 
+std::vector<std::string> TextEncoder::keys_read_at_load(const TextEncoderConfig& config, const TensorStore& store) {
+  const std::string prefix = text_encoder_prefix(store);
+  return expected_keys(expected_text_encoder_tensors(config, prefix), prefix + kTextEmbeddingKey);
+}
+
 TextEncoder::TextEncoder(const TextEncoderConfig& config, const TensorStore& store, Backend& backend,
                          const BlockOffload& offload)
     : config_(config),

@@ -21,6 +21,10 @@ class TextEncoder {
   TextEncoder(const TextEncoderConfig& config, const TensorStore& store, Backend& backend,
               const BlockOffload& offload = {});
 
+  // The tensors of `store` the constructor reads whole: every expected one but the embedding table (1.1 GB at
+  // full size), of which encode() reads one row per prompt token. A loader may read these ahead.
+  static std::vector<std::string> keys_read_at_load(const TextEncoderConfig& config, const TensorStore& store);
+
   // Hidden states after the final norm for every token: [T, hidden]. The sink receives
   // "<prefix>.hidden_states.{0..layers}" (embeddings, each layer, the last one after the final norm).
   Tensor encode(const std::vector<int32_t>& ids, const TensorSink& sink = {}, const std::string& prefix = "") const;

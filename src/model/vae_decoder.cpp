@@ -41,6 +41,10 @@ VaeDecoder::ResBlock VaeDecoder::res_block(WeightLoader& w, const std::string& k
   return r;
 }
 
+std::vector<std::string> VaeDecoder::keys_read_at_load(const VaeConfig& config) {
+  return expected_keys(expected_vae_tensors(config, false));
+}
+
 VaeDecoder::VaeDecoder(const VaeConfig& config, const TensorStore& store, Backend& backend, Path path)
     : config_(config), backend_(backend), path_(path) {
   check_tensors(store, expected_vae_tensors(config, false), is_vae_encoder_key, "vae");

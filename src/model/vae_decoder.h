@@ -25,6 +25,10 @@ class VaeDecoder {
   enum class Path { SingleFrame, Causal3d };
   VaeDecoder(const VaeConfig& config, const TensorStore& store, Backend& backend, Path path = Path::SingleFrame);
 
+  // The tensors the constructor reads (the decoder's; an encoder in the files is not read). A loader may read
+  // these ahead.
+  static std::vector<std::string> keys_read_at_load(const VaeConfig& config);
+
   // latents [z_dim, T, h, w] (normalised, as the transformer produces them) -> image [3, T', 8h, 8w], not yet
   // clamped (Backend::to_rgb8 clamps to [-1, 1]).
   // The sink receives "vae.post_quant_conv", "vae.decoder.conv_in", "vae.decoder.mid_block",

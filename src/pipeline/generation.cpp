@@ -8,7 +8,6 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "io/tensor_loading.h"
-#include "io/weight_map.h"
 #include "model/mmdit.h"
 #include "model/text_encoder.h"
 #include "model/vae_decoder.h"
@@ -53,16 +52,6 @@ class StageTimer {
 
 // Threads that fault in the mapped weight files ahead of the uploads.
 constexpr unsigned kPrefetchThreads = 2;
-
-// The tensors a component's model reads whole while it is built: its expected tensors' keys, less those
-// `except` names (read piecemeal later: the text encoder's embedding table, 1.1 GB at full size, of which
-// TextEncoder::encode reads one row per prompt token).
-std::vector<std::string> bulk_keys(const std::vector<ExpectedTensor>& expected, const std::string& except = "") {
-  std::vector<std::string> keys;
-  for (const ExpectedTensor& e : expected)
-    if (e.key != except) keys.push_back(e.key);
-  return keys;
-}
 
 // Builds a model from `store` while background threads read the tensors it is about to load (`keys`) into the
 // page cache, so reading from disk overlaps with uploading to the device; logs the throughput. The rest of
@@ -135,10 +124,8 @@ Tensor Generator::encode_prompt(const std::string& prompt, int max_sequence_leng
   if (!tokenizer_) tokenizer_ = Qwen2Tokenizer::load(model_.tokenizer_dir());
   if (!text_encoder_) {
     text_store_ = std::make_unique<TensorStore>(model_.text_encoder_weights());
-    const std::string prefix = text_encoder_prefix(*text_store_);
     text_encoder_ = load_overlapped<TextEncoder>(
-        "text encoder", *text_store_,
-        bulk_keys(expected_text_encoder_tensors(model_.text_encoder, prefix), prefix + kTextEmbeddingKey),
+        "text encoder", *text_store_, TextEncoder::keys_read_at_load(model_.text_encoder, *text_store_),
         model_.text_encoder, *text_store_, backend_, offload_.text_encoder);
   }
   std::vector<int32_t> ids = qi::encode_prompt(*tokenizer_, prompt);
@@ -172,9 +159,8 @@ void Generator::release_transformer() {
 void Generator::ensure_transformer() {
   if (transformer_) return;
   transformer_store_ = std::make_unique<TensorStore>(model_.transformer_weights());
-  transformer_ = load_overlapped<Mmdit>("transformer", *transformer_store_,
-                                        bulk_keys(expected_transformer_tensors(model_.transformer)), model_.transformer,
-                                        *transformer_store_, backend_, offload_.transformer);
+  transformer_ = load_overlapped<Mmdit>("transformer", *transformer_store_, Mmdit::keys_read_at_load(model_.transformer),
+                                        model_.transformer, *transformer_store_, backend_, offload_.transformer);
   // Every weight has been copied (to the device, or to host memory for streamed blocks): the store is not
   // read again, and for --random-weights it holds the whole model in RAM.
   transformer_store_.reset();
@@ -186,7 +172,7 @@ void Generator::ensure_transformer() {
 void Generator::ensure_vae() {
   if (vae_) return;
   vae_store_ = std::make_unique<TensorStore>(model_.vae_weights());
-  vae_ = load_overlapped<VaeDecoder>("vae", *vae_store_, bulk_keys(expected_vae_tensors(model_.vae, false)), model_.vae,
+  vae_ = load_overlapped<VaeDecoder>("vae", *vae_store_, VaeDecoder::keys_read_at_load(model_.vae), model_.vae,
                                      *vae_store_, backend_);
 }
 
