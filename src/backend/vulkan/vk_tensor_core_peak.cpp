@@ -40,7 +40,7 @@ constexpr WorkgroupSlice kDriverLoadSlices[] = {
     {128, 128, 32, 32, 4}, {128, 128, 64, 32, 4}, {256, 128, 64, 32, 4}, {256, 128, 128, 32, 4},
     {128, 128, 32, 32, 4, true},
 };
-// LEVEL 4 of coopmat_workgroup_mma_peak.comp reads the operands of a 4096×3072×3072 GEMM (GLOBAL_* there):
+// Levels 4 and 5 of coopmat_workgroup_mma_peak.comp read the operands of a 4096×3072×3072 GEMM (GLOBAL_* there):
 // (4096 + 3072) rows of 3072 halves.
 constexpr size_t kGlobalHalves = size_t(4096 + 3072) * 3072;
 // Many short workgroups rather than a few long ones, so the last partial wave costs little (8192 groups are
