@@ -105,6 +105,12 @@ void stage_tile(uvec4 kreg[QUADS_PER_THREAD], uvec4 vreg[QUADS_PER_THREAD], floa
   }
 }
 
+// The query column (within the block) of column jb of Sᵀ and Oᵀ held by `lane` of a subgroup in grid column
+// grid_col.
+uint lane_column(uint grid_col, uint lane, uint jb) {
+  return grid_col * BLOCK_COLS + ROW_STEP * (jb / 2u) + 2u * (lane % LANES_PER_ROW) + jb % 2u;
+}
+
 // A lane's maxima of its 8 columns reduced over the 8 lanes that share them (lane bits 2-4) with 7 shuffles
 // instead of 3 per column: at each step a lane keeps half of its values and trades the other half with its
 // partner, so lane l ends with the maximum of its column l/4 over all 8 lanes.
@@ -143,7 +149,7 @@ void main() {
   uint column[COLUMNS];
   float column_scale[COLUMNS], m_run[COLUMNS], l_part[COLUMNS];
   [[unroll]] for (uint jb = 0u; jb < COLUMNS; ++jb) {
-    column[jb] = grid_col * BLOCK_COLS + ROW_STEP * (jb / 2u) + 2u * (lane % LANES_PER_ROW) + jb % 2u;
+    column[jb] = lane_column(grid_col, lane, jb);
     uint qi = q0 + column[jb];
     column_scale[jb] = (qi < p.sq ? q_inv[q_head_row + qi] : 0.0) * p.scale * LOG2E;
     m_run[jb] = NEG_INF;
@@ -176,11 +182,9 @@ void main() {
       st[e] = v;
       tile_max[jb] = max(tile_max[jb], v);
     }
-    {
-      uint jb = lane / LANES_PER_ROW;  // the column whose maximum this lane ends with
-      column_part[grid_row * BR + grid_col * BLOCK_COLS + ROW_STEP * (jb / 2u) + 2u * (lane % LANES_PER_ROW) +
-                  jb % 2u] = column_max_over_lanes(tile_max, lane);
-    }
+    // Lane l ends with the maximum of its column l / LANES_PER_ROW.
+    column_part[grid_row * BR + lane_column(grid_col, lane, lane / LANES_PER_ROW)] =
+        column_max_over_lanes(tile_max, lane);
     barrier();
     float alpha[COLUMNS], base[COLUMNS];
     [[unroll]] for (uint jb = 0u; jb < COLUMNS; ++jb) {
